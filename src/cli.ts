@@ -1,0 +1,56 @@
+/**
+ * `tsgi [options] MODULE[:ATTR]`: resolves the configuration, answers --print-config and
+ * --check-config, or starts the master.
+ */
+import { loadConfig, formatConfig, CliExit, type Config } from './config/index.js';
+import { createLogger } from './log.js';
+import { Arbiter } from './master/arbiter.js';
+import { loadApp } from './worker/load-app.js';
+import { EXIT_APP_LOAD_ERROR } from './worker/lifecycle.js';
+
+/** Exit code for a configuration the user must fix (as a usage error). */
+const EXIT_USAGE = 2;
+
+export async function main(argv: string[]): Promise<void> {
+  let config: Config;
+  let app: string | undefined;
+  let sources: Parameters<typeof formatConfig>[1];
+  try {
+    ({ config, app, sources } = await loadConfig(argv, process.env, process.cwd()));
+  } catch (err) {
+    if (err instanceof CliExit) {
+      process.stdout.write(err.output);
+      process.exit(err.exitCode);
+    }
+    fail(err, EXIT_USAGE);
+  }
+  if (config.printConfig) {
+    process.stdout.write(formatConfig(config, sources) + '\n');
+    process.exit(0);
+  }
+  if (app === undefined) fail(new Error('no app given: run `tsgi [options] MODULE[:ATTR]`, e.g. `tsgi examples/hello:app`'), EXIT_USAGE);
+  if (config.chdir !== null && config.chdir !== undefined) process.chdir(config.chdir);
+  if (config.checkConfig) {
+    try {
+      await loadApp(app, process.cwd());
+    } catch (err) {
+      fail(err, EXIT_APP_LOAD_ERROR);
+    }
+    process.stdout.write(`tsgi: configuration and app ${app} OK\n`);
+    process.exit(0);
+  }
+  const { log } = createLogger({ level: config.logLevel, format: config.logFormat, errorLog: config.errorLog, role: 'master' });
+  try {
+    const code = await new Arbiter(config, app, log).run();
+    process.exit(code);
+  } catch (err) {
+    log.fatal({ err }, err instanceof Error ? err.message : String(err));
+    process.exit(1);
+  }
+}
+
+function fail(err: unknown, code: number): never {
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`tsgi: ${message}\n`);
+  process.exit(code);
+}

@@ -1,0 +1,400 @@
+/**
+ * Every tsgi setting, in one table. The command line, `TSGI_*` environment variables, config
+ * files, `--print-config`, `Config` and docs/settings.md are all derived from it.
+ *
+ * To add a setting, append an entry built with one of the helpers in setting.ts, then run
+ * `npm run docs:settings`. Names are camelCase; flags follow Gunicorn's where Gunicorn has one.
+ */
+import { validBindList } from './bind.js';
+import {
+  boolSetting,
+  choiceSetting,
+  floatSetting,
+  intSetting,
+  listSetting,
+  optionalStringSetting,
+  stringSetting,
+  type SettingValue,
+} from './setting.js';
+import { atLeast, between, existingDirectory, nonEmpty, parseMode, userOrId } from './validators.js';
+
+/** Gunicorn's caps: a request line longer than 8190 bytes is never accepted, nor more than 32768 fields. */
+export const MAX_REQUEST_LINE = 8190;
+export const MAX_REQUEST_FIELDS = 32768;
+
+export const SETTINGS = [
+  // ── Config File ────────────────────────────────────────────────────────────────────────────
+  optionalStringSetting({
+    name: 'config',
+    section: 'Config File',
+    cli: ['-c', '--config'],
+    meta: 'FILE',
+    default: null,
+    validate: nonEmpty,
+    help: 'Read settings from this file (.js, .mjs, .cjs or .json).',
+    desc: `
+A config file sets any setting by its name, e.g. \`export default { workers: 4, bind: ['0.0.0.0:8000'] }\`.
+A \`.js\`/\`.mjs\`/\`.cjs\` file may use a default export or named exports; a \`.json\` file holds one
+object. A key that is not a setting is an error that names the closest setting. Relative paths are
+taken from the directory tsgi started in.
+
+Precedence, highest first: command line, environment (\`TSGI_CMD_ARGS\`, then \`TSGI_<NAME>\`),
+config file, defaults.`,
+  }),
+  optionalStringSetting({
+    name: 'app',
+    section: 'Config File',
+    positional: true,
+    meta: 'MODULE[:ATTR]',
+    default: null,
+    validate: nonEmpty,
+    help: 'The TSGI app to serve, as MODULE[:ATTR].',
+    desc: `
+The positional argument: \`tsgi examples/hello:app\`. \`MODULE\` is a path relative to the
+working directory, with or without its extension (\`.js\`, \`.mjs\`, \`.cjs\`, then \`.ts\`, \`.mts\`, \`.cts\`).
+\`ATTR\` is an export name or a dotted path into one, and defaults to the default export. \`ATTR\` may
+call a factory with string arguments: \`app:create()\` or \`app:create('prod')\`; a factory may be async.
+A config file may set it as \`app\`.`,
+  }),
+
+  // ── Server Socket ──────────────────────────────────────────────────────────────────────────
+  listSetting({
+    name: 'bind',
+    section: 'Server Socket',
+    cli: ['-b', '--bind'],
+    meta: 'ADDRESS',
+    default: ['127.0.0.1:8000'],
+    defaultText: "['127.0.0.1:8000'], or ['0.0.0.0:$PORT'] when PORT is set",
+    fallbackEnv: { name: 'PORT', toText: (port) => `0.0.0.0:${port}` },
+    validate: validBindList,
+    help: 'Socket to listen on; repeat to listen on several.',
+    desc: `
+\`HOST:PORT\`, \`[IPv6]:PORT\`, \`HOST\` (port 8000) or \`unix:PATH\`. Repeat the flag to listen on several
+sockets: \`-b 127.0.0.1:8000 -b '[::1]:8000'\`. In \`TSGI_BIND\`, separate addresses with commas.
+When the \`PORT\` environment variable is set (as on Heroku and Cloud Run), the default is
+\`0.0.0.0:$PORT\`.`,
+  }),
+  intSetting({
+    name: 'backlog',
+    section: 'Server Socket',
+    cli: ['--backlog'],
+    default: 2048,
+    validate: atLeast(1),
+    help: 'Most connections waiting to be accepted.',
+    desc: `
+The \`listen(2)\` backlog. The kernel also caps it (\`net.core.somaxconn\` on Linux). Raise it for
+bursts of new connections; clients beyond it are refused or time out.`,
+  }),
+
+  // ── Worker Processes ───────────────────────────────────────────────────────────────────────
+  intSetting({
+    name: 'workers',
+    section: 'Worker Processes',
+    cli: ['-w', '--workers'],
+    default: 1,
+    defaultText: '1, or $WEB_CONCURRENCY when set',
+    fallbackEnv: { name: 'WEB_CONCURRENCY', toText: (count) => count },
+    validate: atLeast(1),
+    help: 'Number of worker processes.',
+    desc: `
+Each worker is a process with its own event loop, so one worker uses at most one core. Start with
+one to two per core and measure. The \`WEB_CONCURRENCY\` environment variable sets the default.`,
+  }),
+  choiceSetting({
+    name: 'http',
+    section: 'Worker Processes',
+    cli: ['--http'],
+    meta: 'ENGINE',
+    choices: ['tsgi', 'node'],
+    default: 'tsgi',
+    help: 'Which HTTP/1.1 engine parses requests.',
+    desc: `
+\`tsgi\` is tsgi's own strict HTTP/1.1 parser (request-smuggling hardening, Gunicorn's limits).
+\`node\` uses \`node:http\` (llhttp); the request limits below then apply only where node:http has
+an equivalent.`,
+  }),
+  floatSetting({
+    name: 'timeout',
+    section: 'Worker Processes',
+    cli: ['-t', '--timeout'],
+    meta: 'SECONDS',
+    default: 30,
+    validate: atLeast(0),
+    help: 'Restart a worker that has not reported to the master for this long (0 disables).',
+    desc: `
+Workers send the master a heartbeat from their event loop. A worker silent for longer than this
+(its loop blocked by synchronous work, or the process hung) is killed and replaced. This is not a
+per-request limit: a slow \`await\` does not block the loop. See \`requestTimeout\` for that.`,
+  }),
+  floatSetting({
+    name: 'gracefulTimeout',
+    section: 'Worker Processes',
+    cli: ['--graceful-timeout'],
+    meta: 'SECONDS',
+    default: 30,
+    validate: atLeast(0),
+    help: 'On shutdown or reload, how long workers may finish their requests before being killed.',
+    desc: `
+After SIGTERM or SIGHUP, a worker stops accepting connections and finishes the requests it has.
+Workers still running after this many seconds are killed.`,
+  }),
+  floatSetting({
+    name: 'keepalive',
+    section: 'Worker Processes',
+    cli: ['--keep-alive'],
+    meta: 'SECONDS',
+    default: 5,
+    validate: atLeast(0),
+    help: 'How long an idle keep-alive connection waits for its next request (0 closes after each response).',
+    desc: `
+Gunicorn's default is 2 seconds; tsgi uses 5 like \`node:http\`. Behind a load balancer or reverse
+proxy, set it higher than the proxy's idle timeout for upstream connections (e.g. AWS ALB: 60 s),
+so the proxy, not tsgi, closes idle connections; otherwise a request can race the close and fail
+with a 502.`,
+  }),
+  floatSetting({
+    name: 'requestTimeout',
+    section: 'Worker Processes',
+    cli: ['--request-timeout'],
+    meta: 'SECONDS',
+    default: 0,
+    validate: atLeast(0),
+    help: 'Longest time a request may take, from its first byte to the end of the response (0 = no limit).',
+    desc: `
+A request still running after this many seconds gets a 503 if nothing has been sent yet, and its
+connection is closed. Unlike \`timeout\`, this covers time spent awaiting I/O.`,
+  }),
+  intSetting({
+    name: 'maxRequests',
+    section: 'Worker Processes',
+    cli: ['--max-requests'],
+    default: 0,
+    validate: atLeast(0),
+    help: 'Restart a worker after it has served this many requests (0 = never).',
+    desc: `
+A simple way to contain memory leaks: a worker finishes its current requests, exits, and the master
+starts a fresh one. Combine with \`maxRequestsJitter\` so workers do not all restart at once.`,
+  }),
+  intSetting({
+    name: 'maxRequestsJitter',
+    section: 'Worker Processes',
+    cli: ['--max-requests-jitter'],
+    default: 0,
+    validate: atLeast(0),
+    help: 'Add a random 0..N to maxRequests for each worker.',
+    desc: `
+Each worker draws its own limit of \`maxRequests + random(0, maxRequestsJitter)\`, spreading restarts
+over time.`,
+  }),
+
+  // ── Security ───────────────────────────────────────────────────────────────────────────────
+  intSetting({
+    name: 'limitRequestLine',
+    section: 'Security',
+    cli: ['--limit-request-line'],
+    meta: 'BYTES',
+    default: 4094,
+    validate: between(0, MAX_REQUEST_LINE, ' (0 = no limit)'),
+    help: `Longest request line in bytes; longer gets 414 (0 = no limit; at most ${MAX_REQUEST_LINE}).`,
+    desc: `
+The request line is the method, the target (path and query) and the version, so this bounds the URL
+length a client can send. As in Gunicorn, a limit cannot exceed ${MAX_REQUEST_LINE} bytes, and 0
+turns the check off.`,
+  }),
+  intSetting({
+    name: 'limitRequestFields',
+    section: 'Security',
+    cli: ['--limit-request-fields'],
+    meta: 'COUNT',
+    default: 100,
+    validate: between(0, MAX_REQUEST_FIELDS, ' (0 = the maximum)'),
+    help: `Most header fields in a request; more gets 431 (0 = the maximum, ${MAX_REQUEST_FIELDS}).`,
+    desc: `
+Bounds the work and memory a single request head can cost. As in Gunicorn, it cannot exceed
+${MAX_REQUEST_FIELDS}.`,
+  }),
+  intSetting({
+    name: 'limitRequestFieldSize',
+    section: 'Security',
+    cli: ['--limit-request-field-size'],
+    meta: 'BYTES',
+    default: 8190,
+    validate: atLeast(0, ' (0 = no limit)'),
+    help: 'Longest header field (name, colon and value) in bytes; longer gets 431 (0 = no limit).',
+    desc: `
+Gunicorn 23 reads 0 as "no limit" (newer Gunicorn code uses the default instead); tsgi reads it as
+no limit. Large cookies or tokens may need more than the default.`,
+  }),
+
+  // ── Logging ────────────────────────────────────────────────────────────────────────────────
+  choiceSetting({
+    name: 'logLevel',
+    section: 'Logging',
+    cli: ['--log-level'],
+    meta: 'LEVEL',
+    choices: ['debug', 'info', 'warning', 'error', 'critical'],
+    default: 'info',
+    help: 'Least severe message the error log shows.',
+    desc: `
+The error log carries tsgi's own messages (workers starting, timeouts, app errors). The access log
+is not affected.`,
+  }),
+  optionalStringSetting({
+    name: 'accessLog',
+    section: 'Logging',
+    cli: ['--access-logfile'],
+    meta: 'FILE',
+    default: null,
+    validate: nonEmpty,
+    help: "Write one line per request to this file ('-' = stdout); off by default.",
+    desc: `
+Off unless set, as in Gunicorn. \`-\` writes to standard output. Files are opened for appending and
+reopened on SIGUSR1, for log rotation.`,
+  }),
+  stringSetting({
+    name: 'errorLog',
+    section: 'Logging',
+    cli: ['--error-logfile'],
+    meta: 'FILE',
+    default: '-',
+    validate: nonEmpty,
+    help: "Write the error log to this file ('-' = stderr).",
+    desc: `
+\`-\` (the default) writes to standard error. Files are opened for appending and reopened on SIGUSR1.`,
+  }),
+  choiceSetting({
+    name: 'logFormat',
+    section: 'Logging',
+    cli: ['--log-format'],
+    meta: 'FORMAT',
+    choices: ['auto', 'json', 'pretty'],
+    default: 'auto',
+    help: 'Log line format; auto means pretty on a terminal and json otherwise.',
+    desc: `
+\`json\` writes one JSON object per line (pino's format), for log collectors. \`pretty\` is for people.
+\`auto\` picks \`pretty\` when the log goes to a terminal and \`json\` otherwise.`,
+  }),
+
+  // ── Process Naming ─────────────────────────────────────────────────────────────────────────
+  optionalStringSetting({
+    name: 'name',
+    section: 'Process Naming',
+    cli: ['-n', '--name'],
+    meta: 'STRING',
+    default: null,
+    validate: nonEmpty,
+    help: 'A name added to the process titles, to tell several tsgi servers apart in ps and top.',
+    desc: `
+Process titles read \`tsgi: master [NAME]\` and \`tsgi: worker [NAME]\`. Unset, they carry the app spec.`,
+  }),
+
+  // ── Debugging ──────────────────────────────────────────────────────────────────────────────
+  boolSetting({
+    name: 'reload',
+    section: 'Debugging',
+    cli: ['--reload'],
+    default: false,
+    help: 'Restart workers when the app source changes (development only).',
+    desc: `
+Watches the files the app imported and restarts workers when one changes. For development only: it
+costs CPU, and a syntax error in a saved file shows up in the error log until it is fixed.`,
+  }),
+  intSetting({
+    name: 'reloadBatch',
+    section: 'Debugging',
+    cli: ['--reload-batch'],
+    meta: 'COUNT',
+    default: 1,
+    validate: atLeast(1),
+    help: 'How many workers a reload replaces at a time.',
+    desc: `
+On a reload, tsgi starts this many new workers, waits until they are ready, then stops as many old
+ones, and repeats until every worker is new. 1 keeps the most capacity during the reload; a
+larger batch finishes sooner.`,
+  }),
+  boolSetting({
+    name: 'checkConfig',
+    section: 'Debugging',
+    cli: ['--check-config'],
+    default: false,
+    help: 'Check the configuration and that the app loads, then exit (0 = fine, 1 = not).',
+    desc: `
+Useful before a reload in production: run \`tsgi --check-config\` with the same arguments first.`,
+  }),
+  boolSetting({
+    name: 'printConfig',
+    section: 'Debugging',
+    cli: ['--print-config'],
+    default: false,
+    help: 'Print every setting with its final value, then exit.',
+    desc: `
+One \`name = value\` line per setting, sorted by name. Shows what the command line, environment,
+config file and defaults add up to.`,
+  }),
+
+  // ── Server Mechanics ───────────────────────────────────────────────────────────────────────
+  stringSetting({
+    name: 'chdir',
+    section: 'Server Mechanics',
+    cli: ['--chdir'],
+    meta: 'DIR',
+    default: (ctx) => ctx.cwd,
+    defaultText: 'the current directory',
+    validate: existingDirectory,
+    help: 'Change to this directory before loading the app.',
+    desc: `
+The app spec and relative paths in it are resolved from here. The directory must exist.`,
+  }),
+  optionalStringSetting({
+    name: 'pid',
+    section: 'Server Mechanics',
+    cli: ['-p', '--pid'],
+    meta: 'FILE',
+    default: null,
+    validate: nonEmpty,
+    help: "Write the master's process id to this file.",
+    desc: `
+For init systems and scripts that signal the master. The file is removed when the master exits.`,
+  }),
+  optionalStringSetting({
+    name: 'user',
+    section: 'Server Mechanics',
+    cli: ['-u', '--user'],
+    meta: 'USER',
+    default: null,
+    validate: userOrId,
+    help: 'Run workers as this user (name or numeric id); needs root.',
+    desc: `
+The master starts as root (to bind ports below 1024, say) and workers switch to this user. Unset,
+workers run as the user that started tsgi.`,
+  }),
+  optionalStringSetting({
+    name: 'group',
+    section: 'Server Mechanics',
+    cli: ['-g', '--group'],
+    meta: 'GROUP',
+    default: null,
+    validate: userOrId,
+    help: 'Run workers as this group (name or numeric id); needs root.',
+    desc: `
+Unset, workers keep the group of the user that started tsgi.`,
+  }),
+  intSetting({
+    name: 'umask',
+    section: 'Server Mechanics',
+    cli: ['-m', '--umask'],
+    meta: 'MODE',
+    default: 0,
+    parse: parseMode,
+    validate: between(0, 0o777, ' (octal 0 to 0777)'),
+    help: 'umask for files tsgi creates, such as unix sockets and the pid file (octal, e.g. 022).',
+    desc: `
+Written as in a shell: \`022\` and \`0o022\` are octal. A config file can use a number (\`0o022\`).
+It decides the permissions of \`unix:\` sockets, so it controls who may connect to them.`,
+  }),
+] as const;
+
+/** Every setting by name, with its value type: what `loadConfig` returns. */
+export type Config = { -readonly [S in (typeof SETTINGS)[number] as S['name']]: SettingValue<S> };
+
+export type SettingName = keyof Config;

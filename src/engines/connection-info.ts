@@ -1,0 +1,26 @@
+import type net from 'node:net';
+import type { ConnectionInfo } from '../gateway/environ.js';
+
+/** The environ's view of a connection, computed once per socket. */
+export function connectionInfo(socket: net.Socket): ConnectionInfo {
+  const remoteAddr = socket.remoteAddress;
+  if (remoteAddr === undefined) {
+    // A unix socket has no addresses; SERVER_NAME/PORT then come from Host (spec §3.1).
+    return { serverName: '', serverPort: '', remoteAddr: '', remotePort: '', scheme: 'http', unix: true };
+  }
+  return {
+    serverName: socket.localAddress ?? '',
+    serverPort: String(socket.localPort ?? ''),
+    remoteAddr,
+    remotePort: String(socket.remotePort ?? ''),
+    scheme: 'http',
+    unix: false,
+  };
+}
+
+/** [n0, v0, n1, v1] → [[n0, v0], [n1, v1]] */
+export function pairs(flat: string[]): [string, string][] {
+  const out: [string, string][] = new Array(flat.length >> 1);
+  for (let i = 0, j = 0; i < flat.length; i += 2, j++) out[j] = [flat[i]!, flat[i + 1]!];
+  return out;
+}

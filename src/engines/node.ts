@@ -1,0 +1,244 @@
+/**
+ * The `node` engine: node:http (whose parser is llhttp) carrying TSGI apps. It builds the same
+ * environ as the tsgi engine and adds the checks llhttp leaves to the application (a repeated
+ * Host, HTTP/0.9, tsgi's own limits), so both engines refuse the same requests.
+ */
+import http from 'node:http';
+import type net from 'node:net';
+import { buildEnviron, type ConnectionInfo } from '../gateway/environ.js';
+import { connectionInfo, pairs } from './connection-info.js';
+import { RequestInput, EMPTY_INPUT, type BodySource } from '../gateway/input.js';
+import { Cycle, type Transport } from '../gateway/cycle.js';
+import type { CheckedResponse } from '../gateway/app-headers.js';
+import type { Chunk } from '../gateway/types.js';
+import { STATUS_REASONS } from '../http/status.js';
+import { simpleResponse } from '../http/response.js';
+import { checkNodeRequest, clientErrorStatus } from './node-checks.js';
+import { listenOnHandle, type Engine, type EngineOptions, type ListenHandle } from './engine.js';
+
+export class NodeEngine implements Engine {
+  private readonly servers: http.Server[] = [];
+  private readonly sockets = new Set<net.Socket>();
+  draining = false;
+  private drained: (() => void) | null = null;
+
+  constructor(readonly options: EngineOptions) {}
+
+  get connections(): number {
+    return this.sockets.size;
+  }
+
+  async listen(handle: ListenHandle): Promise<void> {
+    const o = this.options;
+    const limits = o.limits;
+    const server = http.createServer(
+      {
+        // tsgi's own limits are checked per request (checkNodeRequest); llhttp's total must not
+        // refuse first, so it is set to the most those limits allow.
+        maxHeaderSize: (limits.maxRequestLine || 8190) + limits.maxHeaderCount * (limits.maxHeaderFieldSize + 2) + 4,
+        requireHostHeader: true,
+        joinDuplicateHeaders: false,
+        insecureHTTPParser: false,
+        keepAliveTimeout: o.keepalive * 1000,
+        requestTimeout: 0,
+      },
+      (req, res) => this.onRequest(req, res, false),
+    );
+    // Node drops fields past maxHeadersCount silently; tsgi refuses them instead (431).
+    server.maxHeadersCount = 0;
+    server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => this.onRequest(req, res, true));
+    server.on('checkExpectation', (_req: http.IncomingMessage, res: http.ServerResponse) => {
+      respondAndClose(res, 417, 'only "Expect: 100-continue" is supported\n');
+    });
+    server.on('connect', (_req: http.IncomingMessage, socket: net.Socket) => {
+      socket.end(rawError(501, 'CONNECT is not supported\n'));
+    });
+    server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: net.Socket) => {
+      if (!socket.writable) {
+        socket.destroy();
+        return;
+      }
+      const status = clientErrorStatus(err);
+      this.options.log.info({ status, code: err.code }, `refused request: ${err.message}`);
+      socket.end(rawError(status, `${err.message}\n`));
+    });
+    server.on('connection', (socket: net.Socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => {
+        this.sockets.delete(socket);
+        if (this.draining && this.sockets.size === 0 && this.drained !== null) this.drained();
+      });
+    });
+    server.on('error', (err) => o.log.error({ err }, 'listening socket error'));
+    await listenOnHandle(server, handle, this.options.backlog);
+    this.servers.push(server);
+  }
+
+  private onRequest(req: http.IncomingMessage, res: http.ServerResponse, expectContinue: boolean): void {
+    const o = this.options;
+    const refusal = checkNodeRequest(req, o.limits);
+    if (refusal !== null) {
+      o.log.info({ status: refusal.status }, `refused request: ${refusal.message}`);
+      respondAndClose(res, refusal.status, refusal.message + '\n');
+      req.resume();
+      return;
+    }
+    const headers = req.headers;
+    const hasBody = headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0');
+    const transport = new NodeTransport(this, req, res);
+    const input = hasBody ? transport.attachInput(expectContinue) : EMPTY_INPUT;
+    const environ = buildEnviron(
+      req.method!,
+      req.url!,
+      req.httpVersionMinor === 0 ? 0 : 1,
+      req.rawHeaders,
+      input,
+      this.connectionInfo(req.socket),
+      o.server,
+    );
+    if (hasBody) {
+      req.once('end', () => {
+        if (req.rawTrailers.length > 0) environ['tsgi.trailers'] = pairs(req.rawTrailers);
+      });
+    }
+    new Cycle(transport, req.method!, o.log).run(o.app, environ);
+  }
+
+  private readonly infos = new WeakMap<net.Socket, ConnectionInfo>();
+
+  private connectionInfo(socket: net.Socket): ConnectionInfo {
+    let info = this.infos.get(socket);
+    if (info === undefined) {
+      info = connectionInfo(socket);
+      this.infos.set(socket, info);
+    }
+    return info;
+  }
+
+  drain(): Promise<void> {
+    this.draining = true;
+    const done = new Promise<void>((resolve) => {
+      this.drained = resolve;
+    });
+    for (const server of this.servers) {
+      server.close();
+      server.closeIdleConnections();
+    }
+    if (this.sockets.size === 0) this.drained!();
+    return done;
+  }
+
+  destroy(): void {
+    this.draining = true;
+    for (const server of this.servers) server.close();
+    for (const socket of this.sockets) socket.destroy();
+  }
+}
+
+class NodeTransport implements Transport, BodySource {
+  private input: RequestInput | null = null;
+  private drainWaiter: Promise<void> | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly engine: NodeEngine,
+    private readonly req: http.IncomingMessage,
+    private readonly res: http.ServerResponse,
+  ) {
+    res.once('close', () => {
+      this.closed = true;
+      if (!res.writableFinished) this.input?.fail(new Error('the client disconnected'));
+    });
+  }
+
+  get gone(): boolean {
+    return this.closed && !this.res.writableFinished;
+  }
+
+  attachInput(expectContinue: boolean): RequestInput {
+    const input = new RequestInput(this, expectContinue);
+    this.input = input;
+    const req = this.req;
+    req.on('data', (chunk: Buffer) => {
+      input.push(chunk);
+      if (!input.hungry) req.pause();
+    });
+    req.once('end', () => input.end());
+    req.once('error', (err) => input.fail(err));
+    req.pause();
+    return input;
+  }
+
+  wantBody(): void {
+    this.req.resume();
+  }
+
+  sendContinue(): void {
+    this.res.writeContinue();
+  }
+
+  sendHead(r: CheckedResponse, contentLength: number, _noBody: boolean): void {
+    const flat: string[] = [];
+    const headers = r.headers;
+    for (let i = 0; i < headers.length; i++) flat.push(headers[i]![0], headers[i]![1]);
+    if (contentLength >= 0 && r.status !== 204) flat.push('Content-Length', String(contentLength));
+    const input = this.input;
+    if (this.engine.draining || (input !== null && input.continueUnsent && !input.ended)) flat.push('Connection', 'close');
+    const space = r.statusLine.indexOf(' ');
+    this.res.writeHead(r.status, space === -1 ? '' : r.statusLine.slice(space + 1), flat);
+  }
+
+  sendChunk(chunk: Chunk, _byteLength: number): boolean {
+    if (this.closed) return true;
+    return this.res.write(chunk);
+  }
+
+  waitDrain(): Promise<void> {
+    if (this.closed || !this.res.writableNeedDrain) return Promise.resolve();
+    this.drainWaiter ??= new Promise<void>((resolve) => {
+      const done = (): void => {
+        this.drainWaiter = null;
+        this.res.removeListener('drain', done);
+        this.res.removeListener('close', done);
+        resolve();
+      };
+      this.res.on('drain', done);
+      this.res.on('close', done);
+    });
+    return this.drainWaiter;
+  }
+
+  finish(complete: boolean): void {
+    if (this.closed) return;
+    this.res.end();
+    // Node would keep a connection whose body fell short of its Content-Length; the next
+    // response would then be read as the rest of this one.
+    if (!complete) this.res.socket?.destroySoon();
+  }
+
+  sendError(status: number, _reason: string, body: string): void {
+    if (this.closed || this.res.headersSent) return;
+    this.res.writeHead(status, STATUS_REASONS[status] ?? '', ['Content-Type', 'text/plain; charset=utf-8', 'Content-Length', String(Buffer.byteLength(body))]);
+    this.res.write(body);
+  }
+
+  abort(): void {
+    this.res.destroy();
+  }
+}
+
+function respondAndClose(res: http.ServerResponse, status: number, body: string): void {
+  res.writeHead(status, STATUS_REASONS[status] ?? '', [
+    'Content-Type',
+    'text/plain; charset=utf-8',
+    'Content-Length',
+    String(Buffer.byteLength(body)),
+    'Connection',
+    'close',
+  ]);
+  res.end(body);
+}
+
+function rawError(status: number, body: string): string {
+  return simpleResponse(status, STATUS_REASONS[status] ?? 'Bad Request', body, true);
+}

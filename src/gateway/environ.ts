@@ -1,0 +1,167 @@
+/**
+ * Builds the environ (spec §3) from a parsed request. Both HTTP engines call this one function, so
+ * the same request gives the same environ whichever engine parsed it.
+ */
+import type { Environ, ErrorStream, Header, InputStream } from './types.js';
+import { SERVER_SOFTWARE } from '../version.js';
+
+/** What the engine knows about the connection; computed once per connection. */
+export interface ConnectionInfo {
+  serverName: string;
+  serverPort: string;
+  remoteAddr: string;
+  remotePort: string;
+  scheme: 'http' | 'https';
+  /** True on a unix socket: SERVER_NAME/PORT then come from Host. */
+  unix: boolean;
+}
+
+/** What the worker knows; the same for every request. */
+export interface ServerInfo {
+  scriptName: string;
+  multiprocess: boolean;
+  errors: ErrorStream;
+}
+
+const VERSION = Object.freeze([1, 0] as const);
+
+/** Header name → environ key, or null when the name is not mapped. Names repeat, so cache them. */
+const keyCache = new Map<string, string | null>();
+const KEY_CACHE_MAX = 2048;
+
+function environKey(name: string): string | null {
+  let key = keyCache.get(name);
+  if (key !== undefined) return key;
+  const upper = name.toUpperCase();
+  if (upper === 'CONTENT-TYPE') key = 'CONTENT_TYPE';
+  else if (upper === 'CONTENT-LENGTH') key = 'CONTENT_LENGTH';
+  // A name with "_" would collide with the same name spelt with "-" (X_Auth vs X-Auth): a client
+  // could forge a field a proxy sets. Such names stay visible only in tsgi.raw_headers.
+  else if (upper.includes('_')) key = null;
+  else key = 'HTTP_' + upper.replaceAll('-', '_');
+  if (keyCache.size < KEY_CACHE_MAX) keyCache.set(name, key);
+  return key;
+}
+
+/** Percent-decodes a path and reads the bytes as UTF-8 (spec §3.2); invalid UTF-8 → U+FFFD. */
+export function decodePath(path: string): string {
+  if (!path.includes('%')) return path;
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    const bytes = Buffer.allocUnsafe(path.length);
+    let n = 0;
+    for (let i = 0; i < path.length; i++) {
+      const c = path.charCodeAt(i);
+      if (c === 0x25 && i + 2 < path.length && /^[0-9A-Fa-f]{2}$/.test(path.slice(i + 1, i + 3))) {
+        bytes[n++] = parseInt(path.slice(i + 1, i + 3), 16);
+        i += 2;
+      } else {
+        bytes[n++] = c;
+      }
+    }
+    return bytes.toString('utf8', 0, n);
+  }
+}
+
+export function buildEnviron(
+  method: string,
+  target: string,
+  versionMinor: 0 | 1,
+  headers: string[],
+  input: InputStream,
+  conn: ConnectionInfo,
+  server: ServerInfo,
+): Environ {
+  let path: string;
+  let query = '';
+  let authority: string | null = null;
+  const q = target.indexOf('?');
+  if (target.charCodeAt(0) === 0x2f /* / */) {
+    path = q === -1 ? target : target.slice(0, q);
+    if (q !== -1) query = target.slice(q + 1);
+  } else if (target === '*') {
+    path = '*';
+  } else {
+    // RFC 9112 §3.2.2 absolute-form: "the server MUST ignore the received Host header field (if
+    // any) and instead use the host information of the request-target".
+    const start = target.indexOf('://') + 3;
+    let end = start;
+    while (end < target.length) {
+      const c = target.charCodeAt(end);
+      if (c === 0x2f || c === 0x3f) break;
+      end++;
+    }
+    authority = target.slice(start, end);
+    const rest = target.slice(end);
+    const rq = rest.indexOf('?');
+    path = rq === -1 ? rest : rest.slice(0, rq);
+    if (rq !== -1) query = rest.slice(rq + 1);
+    if (path === '') path = '/';
+  }
+  let pathInfo = path === '*' ? '*' : decodePath(path);
+  const scriptName = server.scriptName;
+  if (scriptName !== '' && (pathInfo === scriptName || pathInfo.startsWith(scriptName + '/'))) {
+    pathInfo = pathInfo.slice(scriptName.length);
+  }
+
+  const raw: Header[] = new Array(headers.length >> 1);
+  const environ: Environ = {
+    REQUEST_METHOD: method,
+    SCRIPT_NAME: scriptName,
+    PATH_INFO: pathInfo,
+    QUERY_STRING: query,
+    CONTENT_TYPE: '',
+    CONTENT_LENGTH: '',
+    SERVER_NAME: conn.serverName,
+    SERVER_PORT: conn.serverPort,
+    SERVER_PROTOCOL: versionMinor === 1 ? 'HTTP/1.1' : 'HTTP/1.0',
+    SERVER_SOFTWARE,
+    REMOTE_ADDR: conn.remoteAddr,
+    REMOTE_PORT: conn.remotePort,
+    RAW_URI: target,
+    'tsgi.version': VERSION,
+    'tsgi.url_scheme': conn.scheme,
+    'tsgi.input': input,
+    'tsgi.errors': server.errors,
+    'tsgi.multithread': false,
+    'tsgi.multiprocess': server.multiprocess,
+    'tsgi.run_once': false,
+    'tsgi.input_terminated': true,
+    'tsgi.raw_headers': raw,
+  };
+  const env = environ as Record<string, unknown>;
+  for (let i = 0, j = 0; i < headers.length; i += 2, j++) {
+    const name = headers[i]!;
+    const value = headers[i + 1]!;
+    raw[j] = [name, value];
+    const key = environKey(name);
+    if (key === null) continue;
+    const prev = env[key];
+    // RFC 9110 §5.3: repeated field lines combine, in order, as a comma-separated list; cookies
+    // are joined with "; " (RFC 6265 §5.4).
+    if (typeof prev === 'string' && (prev !== '' || key.charCodeAt(0) === 0x48 /* H */)) {
+      env[key] = prev + (key === 'HTTP_COOKIE' ? '; ' : ', ') + value;
+    } else {
+      env[key] = value;
+    }
+  }
+  if (authority !== null) env.HTTP_HOST = authority;
+  if (conn.unix) fillServerFromHost(environ, conn.scheme);
+  return environ;
+}
+
+/** RFC 9112 §3.2: on a unix socket the only name the server has is the one the client used. */
+function fillServerFromHost(environ: Environ, scheme: 'http' | 'https'): void {
+  const host = environ.HTTP_HOST ?? '';
+  const defaultPort = scheme === 'https' ? '443' : '80';
+  if (host.startsWith('[')) {
+    const close = host.indexOf(']');
+    environ.SERVER_NAME = host.slice(0, close + 1);
+    environ.SERVER_PORT = host.charCodeAt(close + 1) === 0x3a ? host.slice(close + 2) : defaultPort;
+    return;
+  }
+  const colon = host.lastIndexOf(':');
+  environ.SERVER_NAME = colon === -1 ? host : host.slice(0, colon);
+  environ.SERVER_PORT = colon === -1 ? defaultPort : host.slice(colon + 1);
+}

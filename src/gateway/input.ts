@@ -1,0 +1,145 @@
+/**
+ * environ['tsgi.input'] (spec §4): the request body as a pull stream. The engine pushes what it has
+ * parsed; the input asks the engine for more only when the app has drained what is queued, so a
+ * slow app never makes the worker hold more than one high-water mark of a large upload.
+ */
+import type { InputStream } from './types.js';
+
+/** What an input needs from the engine that feeds it. One object per connection, not per request. */
+export interface BodySource {
+  /** The input's queue fell below the high-water mark: parse/read more of the body. */
+  wantBody(): void;
+  /** RFC 9110 §10.1.1: send "100 Continue", once, when the app first reads a body it waits for. */
+  sendContinue(): void;
+}
+
+/** How much unread body an input queues before it stops asking for more. */
+export const INPUT_HIGH_WATER = 64 * 1024;
+
+const EMPTY = new Uint8Array(0);
+
+export class RequestInput implements InputStream {
+  private queue: Uint8Array[] = [];
+  private head = 0;
+  queued = 0;
+  ended = false;
+  private failure: Error | null = null;
+  private waiting: ((chunk: Uint8Array) => void) | null = null;
+  private waitingFail: ((err: Error) => void) | null = null;
+  private waitingSize = -1;
+  private continuePending: boolean;
+  /** Bytes the app has read so far. */
+  consumed = 0;
+
+  constructor(
+    private readonly source: BodySource,
+    expectContinue: boolean,
+  ) {
+    this.continuePending = expectContinue;
+  }
+
+  /** True while the input would accept more bytes without exceeding its high-water mark. */
+  get hungry(): boolean {
+    return !this.ended && (this.queued < INPUT_HIGH_WATER || this.waiting !== null);
+  }
+
+  /** True when the app has not asked for a 100-continue body and nothing was read. */
+  get continueUnsent(): boolean {
+    return this.continuePending;
+  }
+
+  push(chunk: Uint8Array): void {
+    if (chunk.length === 0) return;
+    if (this.waiting !== null) {
+      const size = this.waitingSize;
+      if (size > 0 && chunk.length > size) {
+        this.queue.push(chunk.subarray(size));
+        this.queued += chunk.length - size;
+        chunk = chunk.subarray(0, size);
+      }
+      this.resolve(chunk);
+      return;
+    }
+    this.queue.push(chunk);
+    this.queued += chunk.length;
+  }
+
+  end(): void {
+    this.ended = true;
+    if (this.waiting !== null && this.queued === 0) this.resolve(EMPTY);
+  }
+
+  fail(err: Error): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.failure = err;
+    if (this.waitingFail !== null) {
+      const reject = this.waitingFail;
+      this.waiting = null;
+      this.waitingFail = null;
+      reject(err);
+    }
+  }
+
+  read(size?: number): Promise<Uint8Array> {
+    if (this.waiting !== null) return Promise.reject(new Error('tsgi.input.read() called while a previous read is pending'));
+    if (this.continuePending) {
+      this.continuePending = false;
+      this.source.sendContinue();
+    }
+    const want = size === undefined || size < 0 ? -1 : size;
+    if (want === 0) return Promise.resolve(EMPTY);
+    if (this.queued > 0) return Promise.resolve(this.take(want));
+    if (this.failure !== null) return Promise.reject(this.failure);
+    if (this.ended) return Promise.resolve(EMPTY);
+    return new Promise<Uint8Array>((resolve, reject) => {
+      this.waiting = resolve;
+      this.waitingFail = reject;
+      this.waitingSize = want;
+      this.source.wantBody();
+    });
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    for (;;) {
+      const chunk = await this.read();
+      if (chunk.length === 0) return;
+      yield chunk;
+    }
+  }
+
+  private resolve(chunk: Uint8Array): void {
+    const resolve = this.waiting!;
+    this.waiting = null;
+    this.waitingFail = null;
+    this.consumed += chunk.length;
+    resolve(chunk);
+  }
+
+  private take(want: number): Uint8Array {
+    let chunk = this.queue[this.head]!;
+    if (want > 0 && chunk.length > want) {
+      this.queue[this.head] = chunk.subarray(want);
+      chunk = chunk.subarray(0, want);
+    } else {
+      this.queue[this.head] = EMPTY;
+      this.head++;
+      if (this.head === this.queue.length) {
+        this.queue.length = 0;
+        this.head = 0;
+      }
+    }
+    this.queued -= chunk.length;
+    this.consumed += chunk.length;
+    if (this.queued < INPUT_HIGH_WATER && !this.ended) this.source.wantBody();
+    return chunk;
+  }
+}
+
+/** The input of a request without a body: shared, since it holds no state. */
+export const EMPTY_INPUT: InputStream = {
+  read(): Promise<Uint8Array> {
+    return Promise.resolve(EMPTY);
+  },
+  async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {},
+};

@@ -1,0 +1,46 @@
+/**
+ * Logging for master and workers: pino, readable on a TTY, JSON otherwise. Every line carries the
+ * process role, pid and (in workers) the worker id.
+ */
+import { pino, type Logger as PinoLogger, type LevelWithSilent } from 'pino';
+import pretty from 'pino-pretty';
+
+export type Logger = PinoLogger;
+
+export interface LogOptions {
+  level: string;
+  format: 'auto' | 'json' | 'pretty';
+  /** '-' for stderr, or a file path. */
+  errorLog: string;
+  role: 'master' | 'worker';
+  workerId?: number;
+}
+
+/** Gunicorn's level names map onto pino's. */
+const LEVELS: Record<string, LevelWithSilent> = {
+  debug: 'debug',
+  info: 'info',
+  warning: 'warn',
+  warn: 'warn',
+  error: 'error',
+  critical: 'fatal',
+  fatal: 'fatal',
+  silent: 'silent',
+};
+
+export interface LogDestination {
+  write(line: string): void;
+  reopen?(): void;
+}
+
+export function createLogger(opts: LogOptions): { log: Logger; destination: ReturnType<typeof pino.destination> } {
+  const destination = pino.destination({ dest: opts.errorLog === '-' ? 2 : opts.errorLog, sync: true, mkdir: true });
+  const usePretty = opts.format === 'pretty' || (opts.format === 'auto' && opts.errorLog === '-' && process.stderr.isTTY === true);
+  const base: Record<string, unknown> = { pid: process.pid, role: opts.role };
+  if (opts.workerId !== undefined) base.worker = opts.workerId;
+  const level = LEVELS[opts.level] ?? 'info';
+  const stream = usePretty
+    ? pretty({ destination, sync: true, colorize: true, ignore: 'hostname', translateTime: 'SYS:HH:MM:ss.l' })
+    : destination;
+  return { log: pino({ level, base }, stream), destination };
+}

@@ -1,0 +1,133 @@
+/** The `tsgi` command end to end: real master, real workers, real sockets. */
+import { afterAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { startTsgi, stopAll, BIN, ROOT } from '../helpers/server.js';
+import { rawRequest } from '../helpers/raw.js';
+
+afterAll(stopAll);
+
+function runCli(args: string[], env: Record<string, string> = {}): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 20_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('tsgi command', () => {
+  it('serves examples/hello.js from 4 worker processes', async () => {
+    const server = await startTsgi({ args: ['--workers', '4', 'examples/hello:app'] });
+    const pids = new Set<string>();
+    // Each connection is accepted by whichever worker the kernel wakes; many connections reach all.
+    for (let i = 0; i < 200 && pids.size < 4; i++) {
+      const { responses } = await rawRequest(server.port, 'GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n');
+      expect(responses[0]!.status).toBe(200);
+      expect(responses[0]!.body.toString()).toBe('Hello, World!');
+    }
+    const booted = server.output().match(/Booting worker with pid: (\d+)/g) ?? [];
+    expect(booted).toHaveLength(4);
+    for (const line of booted) pids.add(line);
+    expect(pids.size).toBe(4);
+    expect((await server.stop('SIGTERM')).code).toBe(0);
+  });
+
+  it('loads MODULE without an extension, the default export, and a factory with arguments', async () => {
+    const byDefault = await startTsgi({ args: ['test/fixtures/apps/echo'] });
+    expect((await rawRequest(byDefault.port, 'GET /pid HTTP/1.1\r\nHost: t\r\n\r\n', { responses: 1 })).responses[0]!.status).toBe(200);
+    await byDefault.stop();
+
+    const factory = await startTsgi({ args: ["test/fixtures/apps/lifecycle:create('howdy')"] });
+    const { responses } = await rawRequest(factory.port, 'GET / HTTP/1.1\r\nHost: t\r\n\r\n', { responses: 1 });
+    expect(responses[0]!.body.toString()).toMatch(/^howdy from \d+$/);
+    expect((await factory.stop('SIGTERM')).code).toBe(0);
+    expect(factory.output()).toContain('APP_CLOSED');
+  });
+
+  it('exits with code 4 and names the problem when the app cannot load', async () => {
+    const broken = runCli(['--bind', '127.0.0.1:0', 'test/fixtures/apps/broken:app']);
+    expect(broken.code).toBe(4);
+    expect(broken.stderr).toContain('this app is broken on purpose');
+    const missing = runCli(['--bind', '127.0.0.1:0', 'test/fixtures/apps/nope:app']);
+    expect(missing.code).toBe(4);
+    expect(missing.stderr).toMatch(/nope/);
+    const attr = runCli(['--bind', '127.0.0.1:0', 'examples/hello:missing']);
+    expect(attr.code).toBe(4);
+    expect(attr.stderr).toMatch(/missing/);
+  });
+
+  it('lets an in-flight request finish on TERM and exits 0', async () => {
+    const server = await startTsgi({ args: ['--workers', '1', 'test/fixtures/apps/echo:app'] });
+    const pending = rawRequest(server.port, 'GET /slow?ms=800 HTTP/1.1\r\nHost: t\r\n\r\n', { timeoutMs: 5000 });
+    await new Promise((r) => setTimeout(r, 200));
+    const stopped = server.stop('SIGTERM');
+    const { responses, closed } = await pending;
+    expect(responses[0]!.status).toBe(200);
+    expect(responses[0]!.body.toString()).toBe('slow done');
+    expect(responses[0]!.header('connection')).toBe('close');
+    expect(closed).toBe(true);
+    expect((await stopped).code).toBe(0);
+  });
+
+  it('closes idle keep-alive connections at once on TERM', async () => {
+    const server = await startTsgi({ args: ['--workers', '1', 'examples/hello:app'] });
+    const idle = rawRequest(server.port, 'GET / HTTP/1.1\r\nHost: t\r\n\r\n', { timeoutMs: 8000 });
+    await new Promise((r) => setTimeout(r, 300));
+    const started = Date.now();
+    const stopped = await server.stop('SIGTERM');
+    const result = await idle;
+    expect(result.closed).toBe(true);
+    expect(stopped.code).toBe(0);
+    expect(Date.now() - started).toBeLessThan(4000);
+  });
+
+  it('stops quickly on INT', async () => {
+    const server = await startTsgi({ args: ['--workers', '2', 'examples/hello:app'] });
+    const stopped = await server.stop('SIGINT');
+    expect(stopped.code).toBe(0);
+  });
+
+  it('respawns a worker that dies', async () => {
+    const server = await startTsgi({ args: ['--workers', '1', 'test/fixtures/apps/echo:app'] });
+    const pid = Number((await rawRequest(server.port, 'GET /pid HTTP/1.1\r\nHost: t\r\n\r\n', { responses: 1 })).responses[0]!.body.toString());
+    process.kill(pid, 'SIGKILL');
+    await server.waitFor(new RegExp(`Worker ready \\(pid: (?!${pid}\\b)\\d+\\)`), 10_000);
+    const after = Number((await rawRequest(server.port, 'GET /pid HTTP/1.1\r\nHost: t\r\n\r\n', { responses: 1 })).responses[0]!.body.toString());
+    expect(after).not.toBe(pid);
+    await server.stop();
+  });
+
+  it('listens on a unix socket', async () => {
+    const path = `/tmp/tsgi-test-${process.pid}.sock`;
+    const server = await startTsgi({ args: ['--bind', `unix:${path}`, 'test/fixtures/apps/echo:app'], waitReady: false });
+    await server.waitFor(/Worker ready/);
+    const { responses } = await rawRequest(0, 'GET /echo HTTP/1.1\r\nHost: example.org:8080\r\n\r\n', { socketPath: path, responses: 1 });
+    const env = JSON.parse(responses[0]!.body.toString());
+    expect(env.SERVER_NAME).toBe('example.org');
+    expect(env.SERVER_PORT).toBe('8080');
+    expect(env.REMOTE_ADDR).toBe('');
+    await server.stop();
+  });
+
+  it('shows every option with its default in --help', () => {
+    const { code, stdout } = runCli(['--help']);
+    expect(code).toBe(0);
+    for (const flag of ['--bind', '--workers', '--http', '--graceful-timeout', '--limit-request-line']) expect(stdout).toContain(flag);
+    expect(stdout).toMatch(/default/);
+  });
+
+  it('prints the resolved configuration', () => {
+    const { code, stdout } = runCli(['--print-config', '--workers', '3', 'examples/hello:app'], { TSGI_GRACEFUL_TIMEOUT: '7' });
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/workers\s*=\s*3/);
+    expect(stdout).toMatch(/gracefulTimeout\s*=\s*7/);
+  });
+
+  it('refuses a bad setting with one clear line', () => {
+    const { code, stderr } = runCli(['--workers', 'many', 'examples/hello:app']);
+    expect(code).toBe(2);
+    expect(stderr.trim().split('\n')).toHaveLength(1);
+    expect(stderr).toMatch(/workers/);
+  });
+
+  it('checks the configuration and the app with --check-config', () => {
+    expect(runCli(['--check-config', 'examples/hello:app']).code).toBe(0);
+    expect(runCli(['--check-config', 'test/fixtures/apps/broken:app']).code).not.toBe(0);
+  });
+});

@@ -1,0 +1,279 @@
+/**
+ * The HTTP/1.1 behaviour of a real tsgi server, run against both engines (`--http tsgi` and
+ * `--http node`): same requests, same answers.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import net from 'node:net';
+import { readFileSync } from 'node:fs';
+import { startTsgi, stopAll, type RunningServer } from '../helpers/server.js';
+import { rawRequest, parseResponses } from '../helpers/raw.js';
+import { VALID, INVALID } from '../corpus/requests.js';
+
+const ENGINES = ['tsgi', 'node'] as const;
+
+afterAll(stopAll);
+
+function get(path: string, extra = ''): string {
+  return `GET ${path} HTTP/1.1\r\nHost: test\r\n${extra}\r\n`;
+}
+
+function appCalls(server: RunningServer): number {
+  return (server.output().match(/APP_CALLED/g) ?? []).length;
+}
+
+function rssOf(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) * 1024;
+}
+
+describe.each(ENGINES)('engine %s', (engine) => {
+  let server: RunningServer;
+
+  beforeAll(async () => {
+    server = await startTsgi({ args: ['--http', engine, '--workers', '1', 'test/fixtures/apps/echo:app'] });
+  });
+
+  afterAll(async () => {
+    await server.stop();
+  });
+
+  it('builds the environ from the request', async () => {
+    const { responses } = await rawRequest(server.port, get('/echo/caf%C3%A9?x=1&y=%20', 'X-Multi: a\r\nx-multi: b\r\nCookie: a=1\r\nCookie: b=2\r\nX_Under: spoof\r\n'), { responses: 1 });
+    const env = JSON.parse(responses[0]!.body.toString());
+    expect(env.REQUEST_METHOD).toBe('GET');
+    expect(env.PATH_INFO).toBe('/echo/café');
+    expect(env.QUERY_STRING).toBe('x=1&y=%20');
+    expect(env.RAW_URI).toBe('/echo/caf%C3%A9?x=1&y=%20');
+    expect(env.SERVER_PROTOCOL).toBe('HTTP/1.1');
+    expect(env.SERVER_NAME).toBe('127.0.0.1');
+    expect(env.SERVER_PORT).toBe(String(server.port));
+    expect(env.REMOTE_ADDR).toBe('127.0.0.1');
+    expect(env.CONTENT_LENGTH).toBe('');
+    expect(env.version).toEqual([1, 0]);
+    expect(env.url_scheme).toBe('http');
+    expect(env.input_terminated).toBe(true);
+    expect(env.http.HTTP_HOST).toBe('test');
+    expect(env.http.HTTP_X_MULTI).toBe('a, b');
+    expect(env.http.HTTP_COOKIE).toBe('a=1; b=2');
+    expect(env.http.HTTP_X_UNDER).toBeUndefined();
+    expect(env.raw_headers).toEqual([
+      ['Host', 'test'],
+      ['X-Multi', 'a'],
+      ['x-multi', 'b'],
+      ['Cookie', 'a=1'],
+      ['Cookie', 'b=2'],
+      ['X_Under', 'spoof'],
+    ]);
+  });
+
+  it('keeps HTTP/1.1 connections alive and closes HTTP/1.0 ones unless asked', async () => {
+    const kept = await rawRequest(server.port, get('/pid') + get('/pid'), { responses: 2 });
+    expect(kept.responses.map((r) => r.status)).toEqual([200, 200]);
+    expect(kept.responses[0]!.header('connection')).toBeUndefined();
+
+    const old = await rawRequest(server.port, 'GET /pid HTTP/1.0\r\n\r\n');
+    expect(old.closed).toBe(true);
+    expect(old.responses[0]!.header('connection')).toBe('close');
+
+    const oldKept = await rawRequest(server.port, 'GET /pid HTTP/1.0\r\nConnection: keep-alive\r\n\r\n'.repeat(2), { responses: 2 });
+    expect(oldKept.responses[0]!.header('connection')?.toLowerCase()).toBe('keep-alive');
+
+    const closing = await rawRequest(server.port, get('/pid', 'Connection: close\r\n') + get('/pid'));
+    expect(closing.responses).toHaveLength(1);
+    expect(closing.closed).toBe(true);
+  });
+
+  it('answers pipelined requests in order', async () => {
+    const paths = ['/slow?ms=150', '/stream?chunks=2', '/pid', '/echo/last'];
+    const { responses } = await rawRequest(server.port, paths.map((p) => get(p)).join(''), { responses: 4 });
+    expect(responses.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    expect(responses[0]!.body.toString()).toBe('slow done');
+    expect(responses[1]!.body.toString()).toBe('chunk0;chunk1;');
+    expect(JSON.parse(responses[3]!.body.toString()).PATH_INFO).toBe('/echo/last');
+  });
+
+  it('reads Content-Length and chunked bodies, with trailers', async () => {
+    const cl = await rawRequest(server.port, 'POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello', { responses: 1 });
+    const clEnv = JSON.parse(cl.responses[0]!.body.toString());
+    expect(clEnv.body).toBe('hello');
+    expect(clEnv.CONTENT_LENGTH).toBe('5');
+    expect(clEnv.CONTENT_TYPE).toBe('text/plain');
+
+    const chunked = await rawRequest(
+      server.port,
+      'POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Checksum: abc\r\n\r\n',
+      { responses: 1 },
+    );
+    const env = JSON.parse(chunked.responses[0]!.body.toString());
+    expect(env.body).toBe('hello world');
+    expect(env.CONTENT_LENGTH).toBe('');
+    expect(env.trailers).toEqual([['X-Checksum', 'abc']]);
+  });
+
+  it('respects read(size)', async () => {
+    const { responses } = await rawRequest(server.port, 'POST /read-sized HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n0123456789', { responses: 1 });
+    const { sizes } = JSON.parse(responses[0]!.body.toString());
+    expect(sizes.reduce((a: number, b: number) => a + b, 0)).toBe(10);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(3);
+  });
+
+  it('sends 100 Continue on the first read, not before', async () => {
+    const socket = net.connect(server.port, '127.0.0.1');
+    let received = '';
+    socket.on('data', (d) => (received += d.toString('latin1')));
+    await new Promise((r) => socket.once('connect', r));
+    socket.write('POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n');
+    const deadline = Date.now() + 3000;
+    while (!received.includes('100 Continue') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(received.startsWith('HTTP/1.1 100 Continue\r\n\r\n')).toBe(true);
+    socket.write('data');
+    while (parseResponses(Buffer.from(received, 'latin1'), false).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    const responses = parseResponses(Buffer.from(received, 'latin1'), false);
+    socket.destroy();
+    expect(responses[1]!.status).toBe(200);
+    expect(JSON.parse(responses[1]!.body.toString()).body).toBe('data');
+
+    // An app that answers without reading never makes the client send its body.
+    const { responses: ignored, data } = await rawRequest(server.port, 'POST /ignore-body HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n');
+    expect(data.toString('latin1')).not.toContain('100 Continue');
+    expect(ignored[0]!.status).toBe(200);
+    expect(ignored[0]!.header('connection')).toBe('close');
+  });
+
+  it('sends no body for HEAD', async () => {
+    const { data } = await rawRequest(server.port, 'HEAD /head HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n');
+    const text = data.toString('latin1');
+    expect(text).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(text).toMatch(/content-length: 12\r\n/i);
+    expect(text.endsWith('\r\n\r\n')).toBe(true);
+  });
+
+  it('never sends more than the app Content-Length and closes when it sends fewer', async () => {
+    const long = await rawRequest(server.port, get('/cl-long') + get('/pid'));
+    expect(long.data.toString('latin1')).toMatch(/\r\n\r\n12345$/);
+    expect(long.closed).toBe(true);
+    const longStream = await rawRequest(server.port, get('/cl-long-stream'));
+    expect(longStream.data.toString('latin1')).toMatch(/\r\n\r\n12345$/);
+    const short = await rawRequest(server.port, get('/cl-short') + get('/pid'));
+    expect(short.data.toString('latin1')).toMatch(/\r\n\r\n12345$/);
+    expect(short.closed).toBe(true);
+  });
+
+  it('answers 500 when the app throws before the headers, and keeps serving', async () => {
+    for (const path of ['/throw', '/no-start', '/bad-status']) {
+      const { responses } = await rawRequest(server.port, get(path) + get('/pid'), { responses: 2 });
+      expect(responses[0]!.status).toBe(500);
+      expect(responses[0]!.body.toString()).not.toContain('boom');
+      expect(responses[1]!.status).toBe(200);
+    }
+    expect(server.output()).toContain('boom before headers');
+  });
+
+  it('never sends header values with CR or LF (no response splitting)', async () => {
+    const { data, responses } = await rawRequest(server.port, get('/bad-header', 'Connection: close\r\n'));
+    expect(responses[0]!.status).toBe(500);
+    expect(data.toString('latin1')).not.toContain('evil');
+    expect(data.toString('latin1')).not.toContain('should never be sent');
+  });
+
+  it('aborts the connection when the app fails after the headers', async () => {
+    const { data, closed, responses } = await rawRequest(server.port, get('/throw-after') + get('/pid'));
+    expect(closed).toBe(true);
+    expect(data.toString('latin1')).toMatch(/^HTTP\/1\.1 200 OK/);
+    expect(data.toString('latin1')).not.toContain('0\r\n\r\n');
+    expect(responses).toHaveLength(0);
+  });
+
+  it('drops hop-by-hop headers the app sets', async () => {
+    const { responses } = await rawRequest(server.port, get('/hop') + get('/pid'), { responses: 2 });
+    expect(responses[0]!.header('x-kept')).toBe('yes');
+    expect(responses[0]!.header('transfer-encoding')).not.toBe('gzip');
+    expect(responses[1]!.status).toBe(200);
+  });
+
+  it('calls body.close() exactly once, also when the body throws', async () => {
+    const count = async (): Promise<number> => Number((await rawRequest(server.port, get('/closes'), { responses: 1 })).responses[0]!.body.toString());
+    const before = await count();
+    await rawRequest(server.port, get('/close'), { responses: 1 });
+    expect(await count()).toBe(before + 1);
+    await rawRequest(server.port, get('/close?mode=throw'));
+    expect(await count()).toBe(before + 2);
+  });
+
+  it('supports the legacy write() path and excInfo replacement', async () => {
+    const { responses } = await rawRequest(server.port, get('/write') + get('/exc-info'), { responses: 2 });
+    expect(responses[0]!.body.toString()).toBe('via-write;via-body');
+    expect(responses[1]!.status).toBe(503);
+    expect(responses[1]!.body.toString()).toBe('replaced');
+  });
+
+  it('frames a streamed body as chunked on 1.1 and close-delimited on 1.0', async () => {
+    const chunked = await rawRequest(server.port, get('/stream?chunks=3'), { responses: 1 });
+    expect(chunked.responses[0]!.header('transfer-encoding')).toBe('chunked');
+    expect(chunked.responses[0]!.body.toString()).toBe('chunk0;chunk1;chunk2;');
+    const old = await rawRequest(server.port, 'GET /stream?chunks=3 HTTP/1.0\r\n\r\n');
+    expect(old.closed).toBe(true);
+    expect(old.responses[0]!.header('transfer-encoding')).toBeUndefined();
+    expect(old.responses[0]!.body.toString()).toBe('chunk0;chunk1;chunk2;');
+  });
+
+  it('refuses every malformed request in the corpus without calling the app', async () => {
+    const before = appCalls(server);
+    for (const c of INVALID) {
+      const { responses, closed } = await rawRequest(server.port, c.raw, { timeoutMs: 3000 });
+      expect.soft(responses[0]?.status, `${c.name}`).toBe(c.status);
+      expect.soft(closed, `${c.name} closes the connection`).toBe(true);
+    }
+    // Give the log a moment to flush, then make sure no refused request reached the app.
+    await new Promise((r) => setTimeout(r, 200));
+    expect(appCalls(server)).toBe(before);
+  });
+
+  it('passes every valid request in the corpus to the app as sent', async () => {
+    for (const c of VALID) {
+      const expected = c.requests!;
+      const { responses } = await rawRequest(server.port, c.raw, { responses: expected.length, timeoutMs: 3000 });
+      for (let i = 0; i < expected.length; i++) {
+        const env = JSON.parse(responses[i]!.body.toString());
+        const want = expected[i]!;
+        expect.soft(env.REQUEST_METHOD, c.name).toBe(want.method);
+        expect.soft(env.RAW_URI, c.name).toBe(want.target);
+        expect.soft(env.SERVER_PROTOCOL, c.name).toBe(want.versionMinor === 1 ? 'HTTP/1.1' : 'HTTP/1.0');
+        expect.soft(env.raw_headers, c.name).toEqual(want.headers);
+        expect.soft(env.body, c.name).toBe(want.body);
+      }
+    }
+  });
+
+  it('streams a 1 GiB upload through tsgi.input without holding it', async () => {
+    const total = 1024 * 1024 * 1024;
+    const piece = Buffer.alloc(1024 * 1024, 0x62);
+    const socket = net.connect(server.port, '127.0.0.1');
+    let received = Buffer.alloc(0);
+    socket.on('data', (d) => (received = Buffer.concat([received, d])));
+    await new Promise((r) => socket.once('connect', r));
+    socket.write(`POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: ${total}\r\n\r\n`);
+    for (let sent = 0; sent < total; sent += piece.length) {
+      if (!socket.write(piece)) await new Promise((r) => socket.once('drain', r));
+    }
+    const deadline = Date.now() + 60_000;
+    while (parseResponses(received, false).length < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    socket.destroy();
+    const result = JSON.parse(parseResponses(received, false)[0]!.body.toString());
+    expect(result.bytes).toBe(total);
+    expect(result.maxRss).toBeLessThan(256 * 1024 * 1024);
+  }, 90_000);
+
+  it('does not buffer an unbounded response for a client that does not read', async () => {
+    const pid = Number((await rawRequest(server.port, get('/pid'), { responses: 1 })).responses[0]!.body.toString());
+    const before = rssOf(pid);
+    const socket = net.connect(server.port, '127.0.0.1');
+    await new Promise((r) => socket.once('connect', r));
+    socket.pause();
+    socket.write(get('/big?bytes=' + 512 * 1024 * 1024));
+    await new Promise((r) => setTimeout(r, 1500));
+    const during = rssOf(pid);
+    socket.destroy();
+    expect(during - before).toBeLessThan(64 * 1024 * 1024);
+  });
+});
