@@ -5,6 +5,7 @@
  * silently ignored.
  */
 import { readFile, stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { extname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { closestName } from './closest.js';
@@ -15,8 +16,10 @@ export const CONFIG_FILE_EXTENSIONS = ['.js', '.mjs', '.cjs', '.json', '.ts', '.
 
 const SETTING_NAMES: readonly string[] = SETTINGS.map((setting) => setting.name);
 
-// A config file is read again on every reload; a fresh URL each time bypasses the ESM cache.
+// A config file is read again on every reload. A fresh URL each time bypasses the ESM cache; a
+// CommonJS file is also in require's cache, keyed by path, which Node consults underneath.
 let generation = 0;
+const requireCache = createRequire(import.meta.url).cache;
 
 /**
  * Reads `path` (absolute). `label` is how messages name the file; `origin` says where the path
@@ -58,6 +61,7 @@ async function readJson(path: string, label: string): Promise<Record<string, unk
 
 async function importModule(path: string, label: string): Promise<Record<string, unknown>> {
   let namespace: Record<string, unknown>;
+  delete requireCache[path];
   try {
     namespace = (await import(`${pathToFileURL(path).href}?generation=${++generation}`)) as Record<string, unknown>;
   } catch (error) {

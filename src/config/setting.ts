@@ -200,22 +200,31 @@ function build<N extends string, V>(spec: Spec<N, V>, type: SettingType, meta: s
     help: spec.help,
     desc: spec.desc,
     coerce(raw) {
-      return coerce(raw, (expected) => {
-        throw new ConfigError(`expected ${expected}, got ${describeRaw(raw)}`, { setting: spec.name });
-      });
+      return withName(spec.name, () =>
+        coerce(raw, (expected) => {
+          throw new ConfigError(`expected ${expected}, got ${describeRaw(raw)}`);
+        }),
+      );
     },
     validate(value, ctx) {
-      try {
-        validate?.(value, ctx);
-      } catch (error) {
-        // Validators are shared between settings, so they leave the name for us to fill in.
-        if (error instanceof ConfigError && error.setting === undefined) {
-          throw new ConfigError(error.reason, { setting: spec.name }, { cause: error.cause });
-        }
-        throw error;
-      }
+      withName(spec.name, () => validate?.(value, ctx));
     },
   };
+}
+
+/**
+ * Runs `check`, adding the setting's name to a ConfigError that has none: parsers and validators
+ * are shared between settings, so they leave the name for us to fill in.
+ */
+function withName<T>(name: string, check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    if (error instanceof ConfigError && error.setting === undefined) {
+      throw new ConfigError(error.reason, { setting: name, source: error.source }, { cause: error.cause });
+    }
+    throw error;
+  }
 }
 
 /** `gracefulTimeout` → `TSGI_GRACEFUL_TIMEOUT`. */

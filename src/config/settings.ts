@@ -16,7 +16,7 @@ import {
   stringSetting,
   type SettingValue,
 } from './setting.js';
-import { atLeast, between, existingDirectory, nonEmpty, parseMode, userOrId } from './validators.js';
+import { atLeast, between, existingDirectory, modeMask, nonEmpty, parseMode, userOrId } from './validators.js';
 
 /** Gunicorn's caps: a request line longer than 8190 bytes is never accepted, nor more than 32768 fields. */
 export const MAX_REQUEST_LINE = 8190;
@@ -386,7 +386,7 @@ Unset, workers keep the group of the user that started tsgi.`,
     meta: 'MODE',
     default: 0,
     parse: parseMode,
-    validate: between(0, 0o777, ' (octal 0 to 0777)'),
+    validate: modeMask,
     help: 'umask for files tsgi creates, such as unix sockets and the pid file (octal, e.g. 022).',
     desc: `
 Written as in a shell: \`022\` and \`0o022\` are octal. A config file can use a number (\`0o022\`).

@@ -50,10 +50,18 @@ export function userOrId(value: string | null): void {
  */
 export function parseMode(text: string): number {
   let value = Number.NaN;
-  if (/^0[0-7]+$/.test(text)) value = Number.parseInt(text.slice(1), 8);
+  if (/^0[0-9]+$/.test(text)) value = /^0[0-7]+$/.test(text) ? Number.parseInt(text.slice(1), 8) : Number.NaN;
   else if (/^0o[0-7]+$/i.test(text)) value = Number.parseInt(text.slice(2), 8);
   else if (/^0x[0-9a-f]+$/i.test(text)) value = Number.parseInt(text.slice(2), 16);
   else if (/^\d+$/.test(text)) value = Number(text);
   if (Number.isNaN(value)) throw new ConfigError(`expected an octal mode such as 022 or 0o022, got ${JSON.stringify(text)}`);
   return value;
+}
+
+/** A permission mask: 0 to 0777, shown in octal because that is how people write one. */
+export function modeMask(value: number): void {
+  if (!Number.isInteger(value) || value < 0 || value > 0o777) {
+    const shown = Number.isInteger(value) && value >= 0 ? `0${value.toString(8)}` : String(value);
+    throw new ConfigError(`expected a mode from 0 to 0777, got ${shown}`);
+  }
 }

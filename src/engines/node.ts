@@ -10,7 +10,7 @@ import { connectionInfo, pairs } from './connection-info.js';
 import { RequestInput, EMPTY_INPUT, type BodySource } from '../gateway/input.js';
 import { Cycle, type Transport } from '../gateway/cycle.js';
 import type { CheckedResponse } from '../gateway/app-headers.js';
-import type { Chunk } from '../gateway/types.js';
+import type { Chunk, Environ } from '../gateway/types.js';
 import { STATUS_REASONS } from '../http/status.js';
 import { simpleResponse } from '../http/response.js';
 import { checkNodeRequest, clientErrorStatus } from './node-checks.js';
@@ -86,7 +86,7 @@ export class NodeEngine implements Engine {
     const headers = req.headers;
     const hasBody = headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0');
     const transport = new NodeTransport(this, req, res);
-    const input = hasBody ? transport.attachInput(expectContinue) : EMPTY_INPUT;
+    const input = hasBody ? transport.attachInput(expectContinue, headers['transfer-encoding'] !== undefined) : EMPTY_INPUT;
     const environ = buildEnviron(
       req.method!,
       req.url!,
@@ -96,11 +96,7 @@ export class NodeEngine implements Engine {
       this.connectionInfo(req.socket),
       o.server,
     );
-    if (hasBody) {
-      req.once('end', () => {
-        if (req.rawTrailers.length > 0) environ['tsgi.trailers'] = pairs(req.rawTrailers);
-      });
-    }
+    transport.environ = environ;
     new Cycle(transport, req.method!, o.log).run(o.app, environ);
   }
 
@@ -139,6 +135,8 @@ class NodeTransport implements Transport, BodySource {
   private input: RequestInput | null = null;
   private drainWaiter: Promise<void> | null = null;
   private closed = false;
+  /** Set once built; chunked trailers are stored on it before the input ends (spec §4.4). */
+  environ: Environ | null = null;
 
   constructor(
     private readonly engine: NodeEngine,
@@ -155,7 +153,7 @@ class NodeTransport implements Transport, BodySource {
     return this.closed && !this.res.writableFinished;
   }
 
-  attachInput(expectContinue: boolean): RequestInput {
+  attachInput(expectContinue: boolean, chunked: boolean): RequestInput {
     const input = new RequestInput(this, expectContinue);
     this.input = input;
     const req = this.req;
@@ -163,7 +161,10 @@ class NodeTransport implements Transport, BodySource {
       input.push(chunk);
       if (!input.hungry) req.pause();
     });
-    req.once('end', () => input.end());
+    req.once('end', () => {
+      if (chunked && this.environ !== null) this.environ['tsgi.trailers'] = pairs(req.rawTrailers);
+      input.end();
+    });
     req.once('error', (err) => input.fail(err));
     req.pause();
     return input;

@@ -14,6 +14,7 @@ import { RequestInput, EMPTY_INPUT, type BodySource } from '../gateway/input.js'
 import { Cycle, type Transport } from '../gateway/cycle.js';
 import type { CheckedResponse } from '../gateway/app-headers.js';
 import type { Chunk, Environ } from '../gateway/types.js';
+import type { HttpParseError } from '../errors.js';
 import { listenOnHandle, type Engine, type EngineOptions, type ListenHandle } from './engine.js';
 
 /** Bytes a connection may hold unparsed (pipelined requests, unread body) before reading stops. */
@@ -88,6 +89,8 @@ class Connection implements Transport, BodySource {
   private keepAlive = true;
   private headAscii = true;
   private pendingHead: string | null = null;
+  /** Bytes of the current response have reached the socket. */
+  private headWritten = false;
   private framing = FRAME_NONE as number;
   private versionMinor: 0 | 1 = 1;
   /** The rest of a finished request's body is being read and dropped. */
@@ -214,15 +217,27 @@ class Connection implements Transport, BodySource {
 
   private onParseError(): void {
     const err = this.parser.error!;
-    if (this.inFlight) {
-      // The head was fine but the body is not: the app sees its read fail; the connection closes
-      // once the response is done.
-      this.keepAlive = false;
+    if (this.inFlight && !this.discarding) {
+      // The head was fine but the body is not. The app sees its read fail; the client gets the
+      // error status if no byte of the response has left yet, and the connection closes.
       this.input?.fail(err);
       this.input = null;
-      if (this.discarding) this.close();
+      this.inFlight = false;
+      if (!this.headWritten) this.reject(err);
+      // Whatever the app produces from now on has nowhere to go.
+      this.gone = true;
+      this.close();
       return;
     }
+    if (this.discarding) {
+      this.close();
+      return;
+    }
+    this.reject(err);
+  }
+
+  /** Answers a request the parser refused, then closes. */
+  private reject(err: HttpParseError): void {
     this.engine.options.log.info({ status: err.status, code: err.code, remote: this.info.remoteAddr }, `refused request: ${err.message}`);
     const reason = STATUS_REASONS[err.status] ?? 'Bad Request';
     this.writeAndClose(simpleResponse(err.status, reason, err.message + '\n', true));
@@ -258,6 +273,7 @@ class Connection implements Transport, BodySource {
     this.framing = head.framing;
     this.headAscii = r.ascii;
     this.pendingHead = head.text;
+    this.headWritten = false;
   }
 
   sendChunk(chunk: Chunk, byteLength: number): boolean {
@@ -265,6 +281,7 @@ class Connection implements Transport, BodySource {
     const socket = this.socket;
     const head = this.pendingHead;
     this.pendingHead = null;
+    this.headWritten = true;
     if (this.framing === FRAME_CHUNKED) {
       if (typeof chunk === 'string' && this.headAscii) {
         return socket.write((head ?? '') + chunkPrefix(byteLength) + chunk + CHUNK_END);
@@ -312,6 +329,7 @@ class Connection implements Transport, BodySource {
       else if (head !== null) this.socket.write(head, 'latin1');
     }
     this.inFlight = false;
+    this.headWritten = false;
     this.environ = null;
     if (!complete || !this.keepAlive || this.engine.draining) {
       this.close();
@@ -333,7 +351,7 @@ class Connection implements Transport, BodySource {
   sendError(status: number, reason: string, body: string): void {
     this.pendingHead = null;
     this.framing = FRAME_NONE;
-    if (!this.gone) this.socket.write(simpleResponse(status, reason, body, !this.keepAlive || this.engine.draining), 'latin1');
+    if (!this.gone) this.socket.write(simpleResponse(status, reason, body, !this.keepAlive || this.engine.draining));
   }
 
   abort(): void {
@@ -361,7 +379,7 @@ class Connection implements Transport, BodySource {
   }
 
   private writeAndClose(data: string): void {
-    if (!this.gone) this.socket.write(data, 'latin1');
+    if (!this.gone) this.socket.write(data);
     this.close();
   }
 

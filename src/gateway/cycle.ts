@@ -94,8 +94,9 @@ export class Cycle {
   private legacyWrite(chunk: Chunk): Promise<void> {
     if (this.state === DONE) return Promise.reject(new AppContractError('write() called after the response ended'));
     const len = byteLengthOf(chunk);
-    if (len === 0) return Promise.resolve();
+    // spec §5.5: the first write() sends the head, even an empty one.
     if (this.state === STARTED) this.sendHead(-1);
+    if (len === 0) return Promise.resolve();
     if (this.writeChunk(chunk, len)) return Promise.resolve();
     return this.transport.waitDrain();
   }
@@ -257,6 +258,7 @@ export class Cycle {
       this.transport.abort();
     } else {
       this.transport.sendError(500, 'Internal Server Error', INTERNAL_ERROR_BODY);
+      this.transport.finish(true);
     }
     this.closeBody();
   }

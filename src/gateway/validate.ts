@@ -418,7 +418,6 @@ class Exchange {
   #headersSent = false;
   #bytesSent = 0;
   #closed = false;
-  #iterating = false;
   #nextPending = false;
   #deadline: ReturnType<typeof setTimeout> | undefined;
 
@@ -631,7 +630,6 @@ class Exchange {
     Object.defineProperty(copy, Symbol.iterator, {
       value: () => {
         if (this.#closed) serverBroke('§6.4', 'the server iterated the body after calling close()', 'stop iterating before closing the body');
-        this.#iterating = true;
         return this.#syncIterator(Array.prototype.values.call(copy));
       },
       configurable: true,
@@ -645,7 +643,6 @@ class Exchange {
   #takeIterator(taken: boolean): true {
     if (this.#closed) serverBroke('§6.4', 'the server iterated the body after calling close()', 'stop iterating before closing the body');
     if (taken) serverBroke('§6.5', 'the server asked the body for a second iterator', 'iterate a body once; only Arrays may be re-read');
-    this.#iterating = true;
     return true;
   }
 
@@ -718,10 +715,6 @@ class Exchange {
       }
       throw error;
     }
-  }
-
-  get iterating(): boolean {
-    return this.#iterating;
   }
 }
 

@@ -27,6 +27,18 @@ export const FIELD_VALUE = new RegExp(`^[${FIELD_CHAR}]*$`);
  */
 export const FIELD_LINES = new RegExp(`^(?:[${TCHAR}]+:[${FIELD_CHAR}]*\\r\\n)*$`);
 
+/**
+ * A whole head in its common, well-formed shape: method SP target SP "HTTP/1.0"|"HTTP/1.1" CRLF,
+ * where the target is any run of visible characters (its own grammar is checked apart), then the
+ * field lines, then the empty line. Sticky: it runs from the start of a decoded buffer and stops
+ * at the first empty line, where its lastIndex lands. A head that fails it may still be valid
+ * (or invalid in a way worth naming); the slower path decides.
+ */
+export const WELL_FORMED_HEAD = new RegExp(
+  `[${TCHAR}]+ [\\x21-\\x7e\\x80-\\xff]+ HTTP/1\\.[01]\\r\\n(?:[${TCHAR}]+:[${FIELD_CHAR}]*\\r\\n)*\\r\\n`,
+  'y',
+);
+
 // RFC 3986 §2: unreserved = ALPHA / DIGIT / "-" / "." / "_" / "~"
 //              sub-delims = "!" / "$" / "&" / "'" / "(" / ")" / "*" / "+" / "," / ";" / "="
 //              pct-encoded = "%" HEXDIG HEXDIG
@@ -52,11 +64,15 @@ const HOST_PORT = new RegExp(
   `^(?:\\[([0-9A-Fa-f:.]*)\\]|\\[v[0-9A-Fa-f]+\\.[${UNRESERVED_SUB_DELIMS}:]+\\]|(?:[${UNRESERVED_SUB_DELIMS}]|${PCT_ENCODED})*)(:[0-9]*)?$`,
 );
 
+/** HOST_PORT for a host that is not an IP-literal: the common case, without captures. */
+const REG_NAME_PORT = new RegExp(`^(?:[${UNRESERVED_SUB_DELIMS}]|${PCT_ENCODED})*(?::[0-9]*)?$`);
+
 /**
  * RFC 9112 §3.2: Host = uri-host [ ":" port ]. An empty value is valid (a target without an
  * authority). Returns whether `value` is a valid Host field value.
  */
 export function isHostValue(value: string): boolean {
+  if (value.charCodeAt(0) !== 0x5b /* [ */) return REG_NAME_PORT.test(value);
   const m = HOST_PORT.exec(value);
   if (m === null) return false;
   return m[1] === undefined || isIPv6(m[1]);

@@ -32,6 +32,7 @@ import {
   DIGITS,
   FIELD_LINES,
   FIELD_VALUE,
+  WELL_FORMED_HEAD,
   HEX_VALUE,
   HTTP_VERSION_SHAPE,
   ORIGIN_FORM,
@@ -55,6 +56,10 @@ const EMPTY = Buffer.alloc(0);
 const MAX_LEADING_EMPTY_LINE_BYTES = 32;
 // A chunk-size line is a number plus optional extensions; nothing legitimate comes close.
 const MAX_CHUNK_LINE = 4096;
+// A head is first searched for in a decoding of the buffer: all of it up to HEAD_WINDOW bytes,
+// else the first HEAD_PROBE bytes (pipelined requests, or a head followed by its body).
+const HEAD_WINDOW = 2048;
+const HEAD_PROBE = 1024;
 // The smallest buffer allocated when bytes must be joined across feeds.
 const MIN_JOIN_BUFFER = 4096;
 
@@ -165,6 +170,8 @@ export class RequestParser {
   private method = '';
   private target = '';
   private versionMinor: 0 | 1 = 1;
+  /** The last Host value found valid on this connection. */
+  private validHost = '';
 
   constructor(limits?: Partial<ParserLimits>) {
     const l = { ...DEFAULT_LIMITS, ...limits };
@@ -318,26 +325,46 @@ export class RequestParser {
         return this.fail(incomplete('request-line'));
       }
     }
+    if (this.searchFrom === 0) {
+      // First look at this head: decode what is likely all of it and search the string, which
+      // costs less than a native byte search followed by a decode.
+      const available = end - pos;
+      const s = latin1(buf, pos, available <= HEAD_WINDOW ? end : pos + HEAD_PROBE);
+      WELL_FORMED_HEAD.lastIndex = 0;
+      if (WELL_FORMED_HEAD.test(s)) return this.parseHead(s, pos, WELL_FORMED_HEAD.lastIndex - 2, true);
+      const at = s.indexOf('\r\n\r\n');
+      if (at !== -1) return this.parseHead(s, pos, at + 2, false);
+      this.searchFrom = Math.max(0, s.length - 3);
+    }
     const idx = buf.indexOf(CRLFCRLF, pos + this.searchFrom);
     if (idx === -1) {
       this.searchFrom = Math.max(0, end - pos - 3);
       return this.checkIncompleteSection(false);
     }
-    return this.parseHead(pos, idx);
+    if (idx + 2 - pos > this.maxHeadBytes) return this.refuseOversizedSection(idx + 2, false);
+    return this.parseHead(latin1(buf, pos, idx + 4), pos, idx + 2 - pos, false);
   }
 
-  /** Parses a complete head: bytes [start, idx + 4) where idx is the index of CRLFCRLF. */
-  private parseHead(start: number, idx: number): ParserEvent {
-    if (idx + 2 - start > this.maxHeadBytes) return this.refuseOversizedSection(idx + 2, false);
-    const s = latin1(this.buf, start, idx + 2);
-    const sEnd = s.length;
-    const lineEnd = s.indexOf('\r\n');
-    const lineError = this.checkRequestLine(s, 0, lineEnd);
+  /**
+   * Parses a complete head. `s` is the decoding of the bytes from `start`; its first `headEnd`
+   * characters are the request-line and field lines, each with its CRLF, and the empty line
+   * follows them. `wellFormed` says WELL_FORMED_HEAD matched them.
+   */
+  private parseHead(s: string, start: number, headEnd: number, wellFormed: boolean): ParserEvent {
+    if (headEnd > this.maxHeadBytes) return this.refuseOversizedSection(start + headEnd, false);
+    const sEnd = headEnd;
+    // Single-character searches where the shape is known: V8 runs those inline.
+    const lineEnd = wellFormed ? s.indexOf('\r') : s.indexOf('\r\n');
+    const lineError =
+      wellFormed && lineEnd <= this.maxRequestLine ? this.checkWellFormedRequestLine(s, lineEnd) : this.checkRequestLine(s, 0, lineEnd);
     if (lineError !== null) return this.fail(lineError);
     const fieldsStart = lineEnd + 2;
-    if (fieldsStart < sEnd) {
+    if (!wellFormed && fieldsStart < sEnd) {
+      // One regex run validates every field line; the empty line after them stops it.
       FIELD_LINES_AT.lastIndex = fieldsStart;
-      if (!FIELD_LINES_AT.test(s)) return this.fail(this.diagnoseFieldLines(s, fieldsStart));
+      if (!FIELD_LINES_AT.test(s) || FIELD_LINES_AT.lastIndex !== sEnd + 2) {
+        return this.fail(this.diagnoseFieldLines(s, fieldsStart, sEnd));
+      }
     }
 
     const maxFieldSize = this.maxFieldSize;
@@ -352,7 +379,7 @@ export class RequestParser {
     let connection: string | null = null;
     let expect: string | null = null;
     for (let p = fieldsStart; p < sEnd; ) {
-      const e = s.indexOf('\r\n', p);
+      const e = s.indexOf('\r', p); // the field lines are valid: every CR starts a CRLF
       if (e - p > maxFieldSize) return this.fail(fieldTooLarge());
       if (++count > maxFieldCount) return this.fail(tooManyFields());
       const colon = s.indexOf(':', p);
@@ -362,26 +389,26 @@ export class RequestParser {
       // Only five names matter for framing; their lengths let most fields skip the comparison.
       switch (colon - p) {
         case 4:
-          if (sameName(name, 'host')) {
+          if (sameName(name, 'Host', 'host')) {
             hostCount++;
             host = value;
           }
           break;
         case 6:
-          if (sameName(name, 'expect')) expect = expect === null ? value : expect + ',' + value;
+          if (sameName(name, 'Expect', 'expect')) expect = expect === null ? value : expect + ',' + value;
           break;
         case 10:
-          if (sameName(name, 'connection')) connection = connection === null ? value : connection + ',' + value;
+          if (sameName(name, 'Connection', 'connection')) connection = connection === null ? value : connection + ',' + value;
           break;
         case 14:
-          if (sameName(name, 'content-length')) {
+          if (sameName(name, 'Content-Length', 'content-length')) {
             lengthCount++;
             length = value;
           }
           break;
         case 17:
           // RFC 9110 §5.3: field lines with the same name combine into one comma-separated list.
-          if (sameName(name, 'transfer-encoding')) codings = codings === null ? value : codings + ',' + value;
+          if (sameName(name, 'Transfer-Encoding', 'transfer-encoding')) codings = codings === null ? value : codings + ',' + value;
           break;
       }
       p = e + 2;
@@ -393,8 +420,12 @@ export class RequestParser {
     // more than one Host header field line or a Host header field with an invalid field value."
     if (hostCount > 1) return this.fail(parseError('TSGI_ERR_HTTP_HOST', 'Host is sent more than once; send exactly one Host field'));
     if (hostCount === 0 && minor === 1) return this.fail(parseError('TSGI_ERR_HTTP_HOST', 'an HTTP/1.1 request has no Host field; send Host'));
-    if (hostCount === 1 && !isHostValue(host)) {
-      return this.fail(parseError('TSGI_ERR_HTTP_HOST', 'the Host field is not a valid host[:port]; send a valid Host'));
+    if (hostCount === 1 && host !== this.validHost) {
+      // A connection tends to repeat its Host, so the last valid one is remembered.
+      if (!isHostValue(host)) {
+        return this.fail(parseError('TSGI_ERR_HTTP_HOST', 'the Host field is not a valid host[:port]; send a valid Host'));
+      }
+      this.validHost = host;
     }
 
     let contentLength = -1;
@@ -410,10 +441,12 @@ export class RequestParser {
       if (lengthCount > 1) {
         return this.fail(parseError('TSGI_ERR_HTTP_CONTENT_LENGTH', 'Content-Length is sent more than once; send it once'));
       }
-      if (length.length > 16 || !DIGITS.test(length) || (contentLength = Number(length)) > Number.MAX_SAFE_INTEGER) {
-        return this.fail(
-          parseError('TSGI_ERR_HTTP_CONTENT_LENGTH', 'Content-Length is not a decimal number of bytes; send 1*DIGIT'),
-        );
+      if (length.length > 16 || !DIGITS.test(length)) {
+        return this.fail(parseError('TSGI_ERR_HTTP_CONTENT_LENGTH', 'Content-Length is not a decimal number of bytes; send 1*DIGIT'));
+      }
+      contentLength = Number(length);
+      if (contentLength > Number.MAX_SAFE_INTEGER) {
+        return this.fail(parseError('TSGI_ERR_HTTP_CONTENT_LENGTH', 'Content-Length is larger than 2^53 - 1; send a smaller body'));
       }
     }
 
@@ -446,7 +479,7 @@ export class RequestParser {
       keepAlive,
       expectContinue,
     };
-    this.pos = idx + 4;
+    this.pos = start + headEnd + 2;
     this.resetSection();
     // RFC 9112 §6.3: chunked wins (and CL+TE was refused); then Content-Length; else no content.
     if (chunked) {
@@ -470,14 +503,30 @@ export class RequestParser {
     if (bare !== -1 && bare - from < limit) return lineEndingError(s, bare);
     if (to - from > limit) return requestLineTooLong(limit);
     if (bare !== -1) return lineEndingError(s, bare);
+    return this.checkRequestLineGrammar(s, from, to);
+  }
 
+  /** The request-line s[0, to) of a head that matched WELL_FORMED_HEAD: only its target is left to check. */
+  private checkWellFormedRequestLine(s: string, to: number): HttpParseError | null {
+    const firstSpace = s.indexOf(' ');
+    const method =
+      firstSpace === 3 && s.charCodeAt(0) === 0x47 && s.charCodeAt(1) === 0x45 && s.charCodeAt(2) === 0x54
+        ? 'GET' // the common case, without a slice
+        : s.slice(0, firstSpace);
+    const target = s.slice(firstSpace + 1, to - 9);
+    const targetError = checkTarget(method, target);
+    if (targetError !== null) return targetError;
+    this.method = method;
+    this.target = target;
+    this.versionMinor = s.charCodeAt(to - 1) === 0x31 ? 1 : 0;
+    return null;
+  }
+
+  /** The grammar half of checkRequestLine(), for a line without CR or LF that fits the limit. */
+  private checkRequestLineGrammar(s: string, from: number, to: number): HttpParseError | null {
     const firstSpace = s.indexOf(' ', from);
     if (firstSpace === -1 || firstSpace >= to) {
       return parseError('TSGI_ERR_HTTP_REQUEST_LINE', 'the request-line has no spaces; send "method SP request-target SP HTTP-version"');
-    }
-    const lastSpace = s.lastIndexOf(' ', to - 1);
-    if (lastSpace === firstSpace) {
-      return parseError('TSGI_ERR_HTTP_VERSION', 'the request-line has no HTTP-version; send HTTP/1.1 or HTTP/1.0');
     }
     const method = s.slice(from, firstSpace);
     if (!TOKEN.test(method)) {
@@ -486,7 +535,14 @@ export class RequestParser {
         method === '' ? 'the request-line starts with a space; send the method first' : 'the method is not a token (RFC 9110 §9.1)',
       );
     }
+    // RFC 9112 §2.3: HTTP-version = HTTP-name "/" DIGIT "." DIGIT, case-sensitive.
+    const lastSpace = s.lastIndexOf(' ', to - 1);
     const version = s.slice(lastSpace + 1, to);
+    if (lastSpace === firstSpace) {
+      return HTTP_VERSION_SHAPE.test(version)
+        ? parseError('TSGI_ERR_HTTP_REQUEST_LINE', 'the request-line has no request-target; send "method SP request-target SP HTTP-version"')
+        : parseError('TSGI_ERR_HTTP_VERSION', 'the request-line has no HTTP-version; send HTTP/1.1 or HTTP/1.0');
+    }
     if (version === 'HTTP/1.1') this.versionMinor = 1;
     else if (version === 'HTTP/1.0') this.versionMinor = 0;
     else if (HTTP_VERSION_SHAPE.test(version)) {
@@ -503,9 +559,9 @@ export class RequestParser {
   }
 
   /** Finds the first bad field line in s[from, s.length) once the one-pass regex refused the lot. */
-  private diagnoseFieldLines(s: string, from: number): HttpParseError {
+  private diagnoseFieldLines(s: string, from: number, to: number): HttpParseError {
     let count = 0;
-    for (let p = from; p < s.length; ) {
+    for (let p = from; p < to; ) {
       const e = s.indexOf('\r\n', p);
       const error = this.checkFieldLine(s, p, e, ++count);
       if (error !== null) return error;
@@ -730,7 +786,7 @@ export class RequestParser {
     }
     if (idx + 2 - pos > this.maxTrailerBytes) return this.refuseOversizedSection(idx + 2, true);
     const s = latin1(buf, pos, idx + 2);
-    if (!FIELD_LINES.test(s)) return this.fail(this.diagnoseFieldLines(s, 0));
+    if (!FIELD_LINES.test(s)) return this.fail(this.diagnoseFieldLines(s, 0, s.length));
     const trailers: string[] = [];
     let count = 0;
     let forbidden = '';
@@ -784,8 +840,11 @@ export class RequestParser {
   }
 }
 
-/** FIELD_LINES, sticky, so it can start after the request-line without slicing the head. */
-const FIELD_LINES_AT = new RegExp(FIELD_LINES.source.slice(1), 'y');
+/**
+ * FIELD_LINES followed by the empty line, sticky, so it can start after the request-line and stop
+ * at the end of the head without slicing the decoded string.
+ */
+const FIELD_LINES_AT = new RegExp(FIELD_LINES.source.slice(1, -1) + '\\r\\n', 'y');
 
 const CONNECTION_CLOSE = 1;
 const CONNECTION_KEEP_ALIVE = 2;
@@ -915,9 +974,18 @@ function trimOWS(s: string): string {
   return trimmedValue(s, 0, s.length);
 }
 
-/** Case-insensitive comparison with a lowercase field name of the same length. */
-function sameName(name: string, lower: string): boolean {
-  return name === lower || name.toLowerCase() === lower;
+/**
+ * Case-insensitive comparison of a field name with a name of the same length, given in its usual
+ * spelling and in lowercase. Setting
+ * bit 0x20 lowercases ASCII letters and leaves every other tchar that could match unchanged
+ * ("-" and digits already have it), so this is exact for names that passed the token check.
+ */
+function sameName(name: string, canonical: string, lower: string): boolean {
+  if (name === canonical || name === lower) return true;
+  for (let i = 0; i < lower.length; i++) {
+    if ((name.charCodeAt(i) | 0x20) !== lower.charCodeAt(i)) return false;
+  }
+  return true;
 }
 
 /** Index of the first CR or LF in s[from, to), or -1. */
@@ -928,10 +996,9 @@ function firstLineBreak(s: string, from: number, to: number): number {
   return first;
 }
 
-/** Client bytes for an error message: printable ASCII, escaped otherwise, cut short. */
-function printable(text: string): string {
-  const short = text.length > 40 ? text.slice(0, 40) + '...' : text;
-  return JSON.stringify(short).replace(/[\x7f-\xff]/g, (c) => `\\x${c.charCodeAt(0).toString(16)}`);
+/** A token from the request (so printable ASCII), quoted and cut short for an error message. */
+function printable(token: string): string {
+  return `"${token.length > 40 ? token.slice(0, 40) + '...' : token}"`;
 }
 
 function lineEndingError(s: string, at: number): HttpParseError {
