@@ -1,10 +1,12 @@
 /**
  * What llhttp accepts but tsgi refuses, checked on the node engine before the app is called, so
- * that both engines answer the same requests the same way.
+ * that both engines answer the same requests the same way. The rules themselves are the sans-IO
+ * parser's; this file only applies them to what node:http parsed.
  */
 import type http from 'node:http';
 import type { ParserLimits } from '../http/events.js';
-import { checkRequestTarget } from '../http/target.js';
+import { checkTarget, checkTransferEncoding, FORBIDDEN_TRAILERS } from '../http/parser.js';
+import { isHostValue } from '../http/grammar.js';
 
 export interface Refusal {
   status: number;
@@ -19,32 +21,49 @@ export function checkNodeRequest(req: http.IncomingMessage, limits: ParserLimits
   const method = req.method!;
   const url = req.url!;
   if (limits.maxRequestLine > 0 && method.length + url.length + 10 > limits.maxRequestLine) {
-    return { status: 414, message: `request line longer than ${limits.maxRequestLine} bytes` };
+    return { status: 414, message: `the request line is longer than ${limits.maxRequestLine} bytes` };
   }
-  const targetProblem = checkRequestTarget(method, url);
-  if (targetProblem !== null) return { status: 400, message: targetProblem };
+  const badTarget = checkTarget(method, url);
+  if (badTarget !== null) return { status: badTarget.status, message: badTarget.message };
   const raw = req.rawHeaders;
-  if (raw.length / 2 > limits.maxHeaderCount) {
+  if (limits.maxHeaderCount > 0 && raw.length / 2 > limits.maxHeaderCount) {
     return { status: 431, message: `more than ${limits.maxHeaderCount} header fields` };
   }
   let hosts = 0;
-  let transferEncoding = false;
+  let lengths = 0;
+  let codings: string | null = null;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
-    if (name.length + 2 + raw[i + 1]!.length > limits.maxHeaderFieldSize) {
-      return { status: 431, message: `header field ${name} longer than ${limits.maxHeaderFieldSize} bytes` };
+    const value = raw[i + 1]!;
+    if (limits.maxHeaderFieldSize > 0 && name.length + 2 + value.length > limits.maxHeaderFieldSize) {
+      return { status: 431, message: `the header field ${name} is longer than ${limits.maxHeaderFieldSize} bytes` };
     }
-    const lower = name.length === 4 || name.length === 17 ? name.toLowerCase() : '';
-    if (lower === 'host') hosts++;
-    else if (lower === 'transfer-encoding') transferEncoding = true;
+    const lower = name.length === 4 || name.length === 14 || name.length === 17 ? name.toLowerCase() : '';
+    if (lower === 'host') {
+      // RFC 9112 §3.2: "A server MUST respond with a 400 ... to any request message that
+      // contains more than one Host header field line or a Host header field with an invalid
+      // field value."
+      if (++hosts > 1) return { status: 400, message: 'more than one Host header field' };
+      if (!isHostValue(value)) return { status: 400, message: 'the Host header field is not a valid host[:port]' };
+    } else if (lower === 'content-length') {
+      lengths++;
+    } else if (lower === 'transfer-encoding') {
+      codings = codings === null ? value : `${codings}, ${value}`;
+    }
   }
-  // RFC 9112 §3.2: "A server MUST respond with a 400 ... to any HTTP/1.1 request message that
-  // lacks a Host header field and to any request message that contains more than one Host
-  // header field line".
-  if (hosts > 1) return { status: 400, message: 'more than one Host header field' };
-  // RFC 9112 §6.1: a server that receives Transfer-Encoding in an HTTP/1.0 request "MUST treat
-  // the message as if the framing is faulty ... and close the connection".
-  if (transferEncoding && req.httpVersionMinor === 0) return { status: 400, message: 'Transfer-Encoding in an HTTP/1.0 request' };
+  if (codings !== null) {
+    const bad = checkTransferEncoding(codings, req.httpVersionMinor === 0 ? 0 : 1, lengths);
+    if (bad !== null) return { status: bad.status, message: bad.message };
+  }
+  return null;
+}
+
+/** RFC 9110 §6.5.1: fields that must not arrive as trailers (the parser's list). */
+export function checkNodeTrailers(rawTrailers: string[]): Refusal | null {
+  for (let i = 0; i < rawTrailers.length; i += 2) {
+    const name = rawTrailers[i]!;
+    if (FORBIDDEN_TRAILERS.has(name.toLowerCase())) return { status: 400, message: `${name} is not allowed as a trailer field` };
+  }
   return null;
 }
 
@@ -52,12 +71,13 @@ export function checkNodeRequest(req: http.IncomingMessage, limits: ParserLimits
 export function clientErrorStatus(err: NodeJS.ErrnoException & { rawPacket?: Buffer }): number {
   if (err.code === 'HPE_HEADER_OVERFLOW') return 431;
   if (err.code === 'HPE_INVALID_TRANSFER_ENCODING' && err.rawPacket !== undefined) {
-    // RFC 9112 §6.1: an unknown transfer coding is 501; a malformed list stays 400.
-    const m = /\r\ntransfer-encoding[ \t]*:([^\r\n]*)/i.exec(err.rawPacket.toString('latin1'));
-    if (m !== null) {
-      const codings = m[1]!.split(',').map((c) => c.trim().toLowerCase());
-      if (codings.every((c) => /^[!#$%&'*+\-.^_`|~0-9a-z]+$/.test(c)) && codings.some((c) => c !== 'chunked')) return 501;
-    }
+    const head = err.rawPacket.toString('latin1');
+    const te = /\r\ntransfer-encoding[ \t]*:([^\r\n]*)/gi;
+    const values: string[] = [];
+    for (let m = te.exec(head); m !== null; m = te.exec(head)) values.push(m[1]!);
+    const minor = /^[^\r\n]* HTTP\/1\.0\r\n/.test(head) ? 0 : 1;
+    const lengths = /\r\ncontent-length[ \t]*:/i.test(head) ? 1 : 0;
+    if (values.length > 0) return checkTransferEncoding(values.join(', '), minor, lengths)?.status ?? 400;
   }
   return 400;
 }

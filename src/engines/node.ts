@@ -13,7 +13,8 @@ import type { CheckedResponse } from '../gateway/app-headers.js';
 import type { Chunk, Environ } from '../gateway/types.js';
 import { STATUS_REASONS } from '../http/status.js';
 import { simpleResponse } from '../http/response.js';
-import { checkNodeRequest, clientErrorStatus } from './node-checks.js';
+import { checkNodeRequest, checkNodeTrailers, clientErrorStatus } from './node-checks.js';
+import { checkTarget } from '../http/parser.js';
 import { listenOnHandle, type Engine, type EngineOptions, type ListenHandle } from './engine.js';
 
 export class NodeEngine implements Engine {
@@ -50,11 +51,14 @@ export class NodeEngine implements Engine {
     server.on('checkExpectation', (_req: http.IncomingMessage, res: http.ServerResponse) => {
       respondAndClose(res, 417, 'only "Expect: 100-continue" is supported\n');
     });
-    server.on('connect', (_req: http.IncomingMessage, socket: net.Socket) => {
-      socket.end(rawError(501, 'CONNECT is not supported\n'));
+    server.on('connect', (req: http.IncomingMessage, socket: net.Socket) => {
+      const bad = checkTarget(req.method!, req.url!);
+      socket.end(bad !== null ? rawError(bad.status, bad.message + '\n') : rawError(501, 'CONNECT is not supported\n'));
     });
     server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: net.Socket) => {
-      if (!socket.writable) {
+      // Bytes after a refused request are not a request: the refusal already answered.
+      // RFC 9112 §9.6: nothing after a "Connection: close" request is processed or answered.
+      if (!socket.writable || refused.has(socket) || err.code === 'HPE_CLOSED_CONNECTION') {
         socket.destroy();
         return;
       }
@@ -78,6 +82,7 @@ export class NodeEngine implements Engine {
     const o = this.options;
     const refusal = checkNodeRequest(req, o.limits);
     if (refusal !== null) {
+      refused.add(req.socket);
       o.log.info({ status: refusal.status }, `refused request: ${refusal.message}`);
       respondAndClose(res, refusal.status, refusal.message + '\n');
       req.resume();
@@ -162,12 +167,29 @@ class NodeTransport implements Transport, BodySource {
       if (!input.hungry) req.pause();
     });
     req.once('end', () => {
-      if (chunked && this.environ !== null) this.environ['tsgi.trailers'] = pairs(req.rawTrailers);
+      if (chunked) {
+        const refusal = checkNodeTrailers(req.rawTrailers);
+        if (refusal !== null) {
+          this.refuseBody(refusal.status, refusal.message);
+          return;
+        }
+        if (this.environ !== null) this.environ['tsgi.trailers'] = pairs(req.rawTrailers);
+      }
       input.end();
     });
     req.once('error', (err) => input.fail(err));
     req.pause();
     return input;
+  }
+
+  /** The body broke a rule after the app started: answer the status if nothing was sent, close. */
+  private refuseBody(status: number, message: string): void {
+    this.engine.options.log.info({ status }, `refused request: ${message}`);
+    this.input?.fail(new Error(message));
+    refused.add(this.req.socket);
+    if (!this.res.headersSent) respondAndClose(this.res, status, message + '\n');
+    else this.res.destroy();
+    this.closed = true;
   }
 
   wantBody(): void {
@@ -227,6 +249,9 @@ class NodeTransport implements Transport, BodySource {
     this.res.destroy();
   }
 }
+
+/** Sockets whose last request was refused; they close after the answer. */
+const refused = new WeakSet<net.Socket>();
 
 function respondAndClose(res: http.ServerResponse, status: number, body: string): void {
   res.writeHead(status, STATUS_REASONS[status] ?? '', [

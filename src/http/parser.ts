@@ -83,7 +83,7 @@ const S_ERROR = 10;
  * Such trailers are refused (400) rather than dropped, so that nothing downstream can mistake
  * them for header fields.
  */
-const FORBIDDEN_TRAILERS = new Set([
+export const FORBIDDEN_TRAILERS = new Set([
   // framing
   'content-length',
   'transfer-encoding',
@@ -882,7 +882,7 @@ function checkExpect(value: string): number {
  * RFC 9112 §6.1: Transfer-Encoding = #transfer-coding. tsgi decodes only chunked, and chunked
  * must be the final (here: the only) coding. Returns null when the list is exactly "chunked".
  */
-function checkTransferEncoding(codings: string, minor: 0 | 1, lengthCount: number): HttpParseError | null {
+export function checkTransferEncoding(codings: string, minor: 0 | 1, lengthCount: number): HttpParseError | null {
   // RFC 9112 §6.1: "A server or client that receives an HTTP/1.0 message containing a
   // Transfer-Encoding header field MUST treat the message as if the framing is faulty".
   if (minor === 0) {
@@ -931,7 +931,7 @@ function checkTransferEncoding(codings: string, minor: 0 | 1, lengthCount: numbe
 }
 
 /** RFC 9112 §3.2: which request-target forms each method may use. */
-function checkTarget(method: string, target: string): HttpParseError | null {
+export function checkTarget(method: string, target: string): HttpParseError | null {
   // RFC 9112 §3.2.3: "The authority-form of request-target is only used for CONNECT requests".
   if (method === 'CONNECT') {
     return isAuthorityForm(target)

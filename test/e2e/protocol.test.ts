@@ -28,6 +28,13 @@ function refusedInHead(raw: string): boolean {
 
 const ENGINES = ['tsgi', 'node'] as const;
 
+/**
+ * Malformed requests llhttp accepts without telling node:http anything an adapter could check
+ * (it normalises them away before the request event). The node engine serves them; the tsgi
+ * engine refuses them. docs/engines.md lists these differences.
+ */
+const LLHTTP_ACCEPTS = new Set(['two spaces after the method', 'too many empty lines before the request-line', 'chunk-ext without a name']);
+
 afterAll(stopAll);
 
 function get(path: string, extra = ''): string {
@@ -144,11 +151,11 @@ describe.each(ENGINES)('engine %s', (engine) => {
     while (!received.includes('100 Continue') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     expect(received.startsWith('HTTP/1.1 100 Continue\r\n\r\n')).toBe(true);
     socket.write('data');
-    while (parseResponses(Buffer.from(received, 'latin1'), false).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    while (parseResponses(Buffer.from(received, 'latin1'), false).length < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     const responses = parseResponses(Buffer.from(received, 'latin1'), false);
     socket.destroy();
-    expect(responses[1]!.status).toBe(200);
-    expect(JSON.parse(responses[1]!.body.toString()).body).toBe('data');
+    expect(responses[0]!.status).toBe(200);
+    expect(JSON.parse(responses[0]!.body.toString()).body).toBe('data');
 
     // An app that answers without reading never makes the client send its body.
     const { responses: ignored, data } = await rawRequest(server.port, 'POST /ignore-body HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n');
@@ -236,6 +243,7 @@ describe.each(ENGINES)('engine %s', (engine) => {
 
   it('refuses every malformed request in the corpus, the app never seeing a bad head', async () => {
     for (const c of INVALID) {
+      if (engine === 'node' && LLHTTP_ACCEPTS.has(c.name)) continue;
       const inHead = refusedInHead(c.raw);
       const before = appCalls(server);
       const { responses, closed } = await rawRequest(server.port, c.raw, { timeoutMs: 3000 });
@@ -273,7 +281,7 @@ describe.each(ENGINES)('engine %s', (engine) => {
     let received = Buffer.alloc(0);
     socket.on('data', (d) => (received = Buffer.concat([received, d])));
     await new Promise((r) => socket.once('connect', r));
-    socket.write(`POST /upload HTTP/1.1\r\nHost: t\r\nContent-Length: ${total}\r\n\r\n`);
+    socket.write(`POST /_upload HTTP/1.1\r\nHost: t\r\nContent-Length: ${total}\r\n\r\n`);
     for (let sent = 0; sent < total; sent += piece.length) {
       if (!socket.write(piece)) await new Promise((r) => socket.once('drain', r));
     }

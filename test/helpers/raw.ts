@@ -69,8 +69,8 @@ export function rawRequest(port: number, payload: string | Buffer | (string | Bu
 }
 
 /**
- * Splits a byte stream into HTTP/1.1 responses (Content-Length, chunked, or to the end when
- * `toEnd`). Only complete responses are returned.
+ * Splits a byte stream into final HTTP/1.1 responses (Content-Length, chunked, or to the end
+ * when `toEnd`), skipping interim 1xx ones. Only complete responses are returned.
  */
 export function parseResponses(data: Buffer, toEnd: boolean): ParsedResponse[] {
   const out: ParsedResponse[] = [];
@@ -90,8 +90,8 @@ export function parseResponses(data: Buffer, toEnd: boolean): ParsedResponse[] {
     let bodyStart = headEnd + 4;
     let body: Buffer;
     if (status < 200) {
+      // Interim responses (100 Continue) are not answers; tests that care read the raw bytes.
       pos = bodyStart;
-      out.push({ status, reason: m[2]!, headers, body: Buffer.alloc(0), header: get });
       continue;
     }
     const te = get('transfer-encoding');
