@@ -130,4 +130,59 @@ describe('tsgi command', () => {
     expect(runCli(['--check-config', 'examples/hello:app']).code).toBe(0);
     expect(runCli(['--check-config', 'test/fixtures/apps/broken:app']).code).not.toBe(0);
   });
+
+  it('forces connections closed past --graceful-timeout', async () => {
+    const server = await startTsgi({ args: ['--workers', '1', '--graceful-timeout', '1', 'test/fixtures/apps/echo:app'] });
+    const pending = rawRequest(server.port, 'GET /slow?ms=8000 HTTP/1.1\r\nHost: t\r\n\r\n', { timeoutMs: 10_000 });
+    await new Promise((r) => setTimeout(r, 200));
+    const started = Date.now();
+    const stopped = await server.stop('SIGTERM');
+    const { closed, responses } = await pending;
+    expect(stopped.code).toBe(0);
+    expect(closed).toBe(true);
+    expect(responses).toHaveLength(0);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(server.output()).toMatch(/graceful timeout/);
+  });
+
+  it('applies the request limits from the command line', async () => {
+    const server = await startTsgi({ args: ['--limit-request-line', '64', '--limit-request-fields', '3', 'examples/hello:app'] });
+    const long = await rawRequest(server.port, `GET /${'a'.repeat(80)} HTTP/1.1\r\nHost: t\r\n\r\n`);
+    expect(long.responses[0]!.status).toBe(414);
+    const many = await rawRequest(server.port, 'GET / HTTP/1.1\r\nHost: t\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n');
+    expect(many.responses[0]!.status).toBe(431);
+    const fine = await rawRequest(server.port, 'GET / HTTP/1.1\r\nHost: t\r\nA: 1\r\n\r\n', { responses: 1 });
+    expect(fine.responses[0]!.status).toBe(200);
+    await server.stop();
+  });
+
+  it('binds several addresses and takes the worker count from WEB_CONCURRENCY', async () => {
+    const path = `/tmp/tsgi-test-multi-${process.pid}.sock`;
+    const server = await startTsgi({ args: ['--bind', '127.0.0.1:0', '--bind', `unix:${path}`, 'examples/hello:app'], env: { WEB_CONCURRENCY: '3' }, waitReady: false });
+    const line = await server.waitFor(/Listening at: http:\/\/127\.0\.0\.1:\d+/);
+    await server.waitFor(new RegExp(`Listening at: unix:${path}`));
+    const port = Number(/127\.0\.0\.1:(\d+)/.exec(line)![1]);
+    const deadline = Date.now() + 10_000;
+    while ((server.output().match(/Worker ready/g) ?? []).length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const tcp = await rawRequest(port, 'GET / HTTP/1.1\r\nHost: t\r\n\r\n', { responses: 1 });
+    const unix = await rawRequest(0, 'GET / HTTP/1.1\r\nHost: t\r\n\r\n', { socketPath: path, responses: 1 });
+    expect(tcp.responses[0]!.body.toString()).toBe('Hello, World!');
+    expect(unix.responses[0]!.body.toString()).toBe('Hello, World!');
+    expect(server.output().match(/Booting worker with pid/g)).toHaveLength(3);
+    await server.stop();
+  });
+
+  it('logs JSON lines that name the process: role, pid and worker id', async () => {
+    const server = await startTsgi({ args: ['--workers', '2', 'test/fixtures/apps/echo:app'] });
+    await rawRequest(server.port, 'GET /throw HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n');
+    await server.waitFor(/boom before headers/);
+    await server.stop();
+    const lines = server.output().trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.every((l) => typeof l.pid === 'number' && (l.role === 'master' || l.role === 'worker'))).toBe(true);
+    const workerLines = lines.filter((l) => l.role === 'worker');
+    expect(workerLines.length).toBeGreaterThan(0);
+    expect(workerLines.every((l) => typeof l.worker === 'number')).toBe(true);
+    const crash = lines.find((l) => l.err?.message === 'boom before headers');
+    expect(crash.err.stack).toContain('echo.js');
+  });
 });
