@@ -29,7 +29,8 @@ export async function main(argv: string[]): Promise<void> {
     process.exit(0);
   }
   if (app === undefined) fail(new Error('no app given: run `tsgi [options] MODULE[:ATTR]`, e.g. `tsgi examples/hello:app`'), EXIT_USAGE);
-  if (config.chdir !== null && config.chdir !== undefined) process.chdir(config.chdir);
+  const startCwd = process.cwd();
+  process.chdir(config.chdir);
   if (config.checkConfig) {
     try {
       await loadApp(app, process.cwd());
@@ -39,9 +40,18 @@ export async function main(argv: string[]): Promise<void> {
     process.stdout.write(`tsgi: configuration and app ${app} OK\n`);
     process.exit(0);
   }
-  const { log } = createLogger({ level: config.logLevel, format: config.logFormat, errorLog: config.errorLog, role: 'master' });
+  const { log, destination } = createLogger({ level: config.logLevel, format: config.logFormat, errorLog: config.errorLog, role: 'master' });
   try {
-    const code = await new Arbiter(config, app, log).run();
+    const arbiter = new Arbiter({
+      config,
+      app,
+      argv,
+      startCwd,
+      umaskSet: sources.umask !== 'default',
+      log,
+      reopenLogs: () => destination.reopen(),
+    });
+    const code = await arbiter.run();
     process.exit(code);
   } catch (err) {
     log.fatal({ err }, err instanceof Error ? err.message : String(err));

@@ -10,6 +10,7 @@ import {
   boolSetting,
   choiceSetting,
   floatSetting,
+  hookSetting,
   intSetting,
   listSetting,
   optionalStringSetting,
@@ -185,6 +186,20 @@ starts a fresh one. Combine with \`maxRequestsJitter\` so workers do not all res
     desc: `
 Each worker draws its own limit of \`maxRequests + random(0, maxRequestsJitter)\`, spreading restarts
 over time.`,
+  }),
+  intSetting({
+    name: 'maxWorkerMemory',
+    section: 'Worker Processes',
+    cli: ['--max-worker-memory'],
+    meta: 'MB',
+    default: 0,
+    validate: atLeast(0),
+    help: 'Replace a worker whose resident memory (RSS) passes this many MiB (0 disables).',
+    desc: `
+Workers report their RSS with every heartbeat. A worker above the limit is replaced gracefully: a
+new worker starts, and once it is ready the old one stops accepting, finishes its requests and
+exits. Replacements roll \`reloadBatch\` at a time, so capacity never drops by more than that.
+Gunicorn has no such setting; it is the usual cure for slow leaks.`,
   }),
 
   // ── Security ───────────────────────────────────────────────────────────────────────────────
@@ -391,6 +406,134 @@ Unset, workers keep the group of the user that started tsgi.`,
     desc: `
 Written as in a shell: \`022\` and \`0o022\` are octal. A config file can use a number (\`0o022\`).
 It decides the permissions of \`unix:\` sockets, so it controls who may connect to them.`,
+  }),
+
+  // ── Server Hooks ───────────────────────────────────────────────────────────────────────────
+  hookSetting({
+    name: 'onStarting',
+    section: 'Server Hooks',
+    arity: 1,
+    help: 'Called just before the master binds its sockets: onStarting(server).',
+    desc: `
+Runs in the master process and may be async (tsgi awaits it). A hook that throws is logged with
+its name and does not stop the server. Config file only; docs/hooks.md describes the arguments.`,
+  }),
+  hookSetting({
+    name: 'onReload',
+    section: 'Server Hooks',
+    arity: 1,
+    help: 'Called when a reload (HUP or a file change) starts, after the configuration was re-read: onReload(server).',
+    desc: `
+Runs in the master process and may be async (tsgi awaits it). A hook that throws is logged with
+its name and does not stop the server. Config file only; docs/hooks.md describes the arguments.`,
+  }),
+  hookSetting({
+    name: 'whenReady',
+    section: 'Server Hooks',
+    arity: 1,
+    help: 'Called once the first generation of workers is ready: whenReady(server).',
+    desc: `
+Runs in the master process and may be async (tsgi awaits it). A hook that throws is logged with
+its name and does not stop the server. Config file only; docs/hooks.md describes the arguments.`,
+  }),
+  hookSetting({
+    name: 'preFork',
+    section: 'Server Hooks',
+    arity: 2,
+    help: 'Called just before a worker is forked: preFork(server, worker).',
+    desc: `
+Runs in the master process and may be async (tsgi awaits it). A hook that throws is logged with
+its name and does not stop the server. Config file only; docs/hooks.md describes the arguments.`,
+  }),
+  hookSetting({
+    name: 'postFork',
+    section: 'Server Hooks',
+    arity: 2,
+    help: 'Called in the new worker, before it loads the app: postFork(server, worker).',
+    desc: `
+Runs in the worker process and may be async (tsgi awaits it). A hook that throws is logged with
+its name and does not stop the server. Config file only; docs/hooks.md describes the arguments.`,
+  }),
+  hookSetting({
+    name: 'postWorkerInit',
+    section: 'Server Hooks',
+    arity: 1,
+    help: 'Called in the worker, after the app is loaded and before it takes traffic: postWorkerInit(worker).',
+    desc: `
+Runs in the worker process and may be async (tsgi awaits it). A hook that throws is logged with
+its name and does not stop the server. Config file only; docs/hooks.md describes the arguments.`,
+  }),
+  hookSetting({
+    name: 'workerInt',
+    section: 'Server Hooks',
+    arity: 1,
+    help: 'Called in the worker when it receives INT or QUIT: workerInt(worker).',
+    desc: `
+Runs in the worker process and may be async (tsgi awaits it). A hook that throws is logged with
+its name and does not stop the server. Config file only; docs/hooks.md describes the arguments.`,
+  }),
+  hookSetting({
+    name: 'workerAbort',
+    section: 'Server Hooks',
+    arity: 1,
+    help: "Called in the master when it aborts a worker that missed its heartbeat (that worker's event loop is blocked, so unlike Gunicorn the hook cannot run inside it): workerAbort(worker).",
+    desc: `
+Runs in the master process and may be async (tsgi awaits it). A hook that throws is logged with
+its name and does not stop the server. Config file only; docs/hooks.md describes the arguments.`,
+  }),
+  hookSetting({
+    name: 'preRequest',
+    section: 'Server Hooks',
+    arity: 2,
+    help: 'Called in the worker before the app is called for a request: preRequest(worker, environ).',
+    desc: `
+Runs in the worker process and may be async (tsgi awaits it). A hook that throws is logged with
+its name and does not stop the server. Config file only; docs/hooks.md describes the arguments.`,
+  }),
+  hookSetting({
+    name: 'postRequest',
+    section: 'Server Hooks',
+    arity: 3,
+    help: 'Called in the worker after a response is complete: postRequest(worker, environ, status).',
+    desc: `
+Runs in the worker process and may be async (tsgi awaits it). A hook that throws is logged with
+its name and does not stop the server. Config file only; docs/hooks.md describes the arguments.`,
+  }),
+  hookSetting({
+    name: 'childExit',
+    section: 'Server Hooks',
+    arity: 2,
+    help: 'Called in the master after a worker has exited: childExit(server, worker).',
+    desc: `
+Runs in the master process and may be async (tsgi awaits it). A hook that throws is logged with
+its name and does not stop the server. Config file only; docs/hooks.md describes the arguments.`,
+  }),
+  hookSetting({
+    name: 'workerExit',
+    section: 'Server Hooks',
+    arity: 2,
+    help: 'Called in the worker just before it exits: workerExit(server, worker).',
+    desc: `
+Runs in the worker process and may be async (tsgi awaits it). A hook that throws is logged with
+its name and does not stop the server. Config file only; docs/hooks.md describes the arguments.`,
+  }),
+  hookSetting({
+    name: 'nworkersChanged',
+    section: 'Server Hooks',
+    arity: 3,
+    help: 'Called when the number of workers changes (TTIN/TTOU, reload): nworkersChanged(server, newValue, oldValue).',
+    desc: `
+Runs in the master process and may be async (tsgi awaits it). A hook that throws is logged with
+its name and does not stop the server. Config file only; docs/hooks.md describes the arguments.`,
+  }),
+  hookSetting({
+    name: 'onExit',
+    section: 'Server Hooks',
+    arity: 1,
+    help: 'Called just before the master exits: onExit(server).',
+    desc: `
+Runs in the master process and may be async (tsgi awaits it). A hook that throws is logged with
+its name and does not stop the server. Config file only; docs/hooks.md describes the arguments.`,
   }),
 ] as const;
 

@@ -2,7 +2,7 @@
  * The interface both HTTP engines implement, so a worker can serve through either (`--http`).
  */
 import type { Server } from 'node:net';
-import type { App } from '../gateway/types.js';
+import type { App, Environ } from '../gateway/types.js';
 import type { ServerInfo } from '../gateway/environ.js';
 import type { ParserLimits } from '../http/events.js';
 import type { Logger } from '../log.js';
@@ -16,8 +16,16 @@ export interface EngineOptions {
   backlog: number;
   /** Seconds an idle keep-alive connection is kept open. */
   keepalive: number;
-  /** Called once per finished request (access log, max-requests accounting). */
-  onRequestDone?: () => void;
+  /** Called once per finished request with the status sent (max-requests, postRequest hook). */
+  onRequestDone?: (environ: Environ | null, status: number) => void;
+}
+
+/** A request being answered, as the worker reports it to the master. */
+export interface InFlightRequest {
+  method: string;
+  target: string;
+  /** Milliseconds since the app was called. */
+  ms: number;
 }
 
 export interface Engine {
@@ -32,6 +40,13 @@ export interface Engine {
   destroy(): void;
   /** Open connections, for logs and drain progress. */
   readonly connections: number;
+  /** The requests being answered now. */
+  inFlight(now: number): InFlightRequest[];
+  /**
+   * Ends requests running longer than `limitMs` (--request-timeout): 504 if no byte of the
+   * response was sent, otherwise the connection is aborted. Returns how many were ended.
+   */
+  expire(now: number, limitMs: number): number;
 }
 
 /** A bound socket handle sent by the master (a libuv TCP or Pipe handle). */

@@ -15,11 +15,13 @@ import { STATUS_REASONS } from '../http/status.js';
 import { simpleResponse } from '../http/response.js';
 import { checkNodeRequest, checkNodeTrailers, clientErrorStatus } from './node-checks.js';
 import { checkTarget } from '../http/parser.js';
-import { listenOnHandle, type Engine, type EngineOptions, type ListenHandle } from './engine.js';
+import { listenOnHandle, type Engine, type EngineOptions, type InFlightRequest, type ListenHandle } from './engine.js';
 
 export class NodeEngine implements Engine {
   private readonly servers: http.Server[] = [];
   private readonly sockets = new Set<net.Socket>();
+  /** Requests being answered. */
+  readonly active = new Set<NodeTransport>();
   draining = false;
   private drained: (() => void) | null = null;
 
@@ -134,24 +136,57 @@ export class NodeEngine implements Engine {
     for (const server of this.servers) server.close();
     for (const socket of this.sockets) socket.destroy();
   }
+
+  inFlight(now: number): InFlightRequest[] {
+    return [...this.active].map((t) => t.current(now));
+  }
+
+  expire(now: number, limitMs: number): number {
+    let n = 0;
+    for (const t of this.active) if (t.expire(now, limitMs)) n++;
+    return n;
+  }
 }
 
 class NodeTransport implements Transport, BodySource {
   private input: RequestInput | null = null;
   private drainWaiter: Promise<void> | null = null;
   private closed = false;
+  private readonly startedAt = Date.now();
+  private status = 0;
   /** Set once built; chunked trailers are stored on it before the input ends (spec §4.4). */
   environ: Environ | null = null;
 
   constructor(
-    private readonly engine: NodeEngine,
+    readonly engine: NodeEngine,
     private readonly req: http.IncomingMessage,
     private readonly res: http.ServerResponse,
   ) {
+    engine.active.add(this);
     res.once('close', () => {
       this.closed = true;
+      engine.active.delete(this);
       if (!res.writableFinished) this.input?.fail(new Error('the client disconnected'));
     });
+  }
+
+  current(now: number): InFlightRequest {
+    return { method: this.req.method!, target: this.req.url!, ms: now - this.startedAt };
+  }
+
+  /** --request-timeout: 504 if nothing was sent, else the connection is aborted. */
+  expire(now: number, limitMs: number): boolean {
+    if (this.closed || now - this.startedAt < limitMs) return false;
+    this.engine.options.log.error(
+      { method: this.req.method, target: this.req.url, ms: now - this.startedAt },
+      `request exceeded --request-timeout (${limitMs / 1000}s); ${this.res.headersSent ? 'connection aborted' : 'answered 504'}`,
+    );
+    this.engine.active.delete(this);
+    this.input?.fail(new Error('the request timed out'));
+    if (this.res.headersSent) this.res.destroy();
+    else respondAndClose(this.res, 504, 'the request took too long\n');
+    this.closed = true;
+    return true;
   }
 
   get gone(): boolean {
@@ -207,6 +242,7 @@ class NodeTransport implements Transport, BodySource {
     if (contentLength >= 0 && r.status !== 204) flat.push('Content-Length', String(contentLength));
     const input = this.input;
     if (this.engine.draining || (input !== null && input.continueUnsent && !input.ended)) flat.push('Connection', 'close');
+    this.status = r.status;
     const space = r.statusLine.indexOf(' ');
     this.res.writeHead(r.status, space === -1 ? '' : r.statusLine.slice(space + 1), flat);
   }
@@ -234,6 +270,9 @@ class NodeTransport implements Transport, BodySource {
   finish(complete: boolean): void {
     if (this.closed) return;
     this.res.end();
+    this.engine.active.delete(this);
+    const done = this.engine.options.onRequestDone;
+    if (done !== undefined) done(this.environ, this.status);
     // Node would keep a connection whose body fell short of its Content-Length; the next
     // response would then be read as the rest of this one.
     if (!complete) this.res.socket?.destroySoon();
@@ -241,6 +280,7 @@ class NodeTransport implements Transport, BodySource {
 
   sendError(status: number, _reason: string, body: string): void {
     if (this.closed || this.res.headersSent) return;
+    this.status = status;
     this.res.writeHead(status, STATUS_REASONS[status] ?? '', ['Content-Type', 'text/plain; charset=utf-8', 'Content-Length', String(Buffer.byteLength(body))]);
     this.res.write(body);
   }

@@ -15,7 +15,7 @@ import { Cycle, type Transport } from '../gateway/cycle.js';
 import type { CheckedResponse } from '../gateway/app-headers.js';
 import type { Chunk, Environ } from '../gateway/types.js';
 import type { HttpParseError } from '../errors.js';
-import { listenOnHandle, type Engine, type EngineOptions, type ListenHandle } from './engine.js';
+import { listenOnHandle, type Engine, type EngineOptions, type InFlightRequest, type ListenHandle } from './engine.js';
 
 /** Bytes a connection may hold unparsed (pipelined requests, unread body) before reading stops. */
 const READ_HIGH_WATER = 256 * 1024;
@@ -74,6 +74,21 @@ export class TsgiEngine implements Engine {
     for (const server of this.servers) server.close();
     for (const conn of this.open) conn.socket.destroy();
   }
+
+  inFlight(now: number): InFlightRequest[] {
+    const out: InFlightRequest[] = [];
+    for (const conn of this.open) {
+      const r = conn.current(now);
+      if (r !== null) out.push(r);
+    }
+    return out;
+  }
+
+  expire(now: number, limitMs: number): number {
+    let n = 0;
+    for (const conn of this.open) if (conn.expire(now, limitMs)) n++;
+    return n;
+  }
 }
 
 class Connection implements Transport, BodySource {
@@ -93,6 +108,11 @@ class Connection implements Transport, BodySource {
   private headWritten = false;
   private framing = FRAME_NONE as number;
   private versionMinor: 0 | 1 = 1;
+  /** The request being answered, for heartbeats and --request-timeout. */
+  private method = '';
+  private target = '';
+  private startedAt = 0;
+  private status = 0;
   /** The rest of a finished request's body is being read and dropped. */
   private discarding = false;
   private discarded = 0;
@@ -197,6 +217,10 @@ class Connection implements Transport, BodySource {
     const h = this.parser.head!;
     this.socket.setTimeout(0);
     this.inFlight = true;
+    this.method = h.method;
+    this.target = h.target;
+    this.startedAt = Date.now();
+    this.status = 0;
     this.versionMinor = h.versionMinor;
     this.keepAlive = h.keepAlive && !this.engine.draining;
     if (h.method === 'CONNECT') {
@@ -271,6 +295,7 @@ class Connection implements Transport, BodySource {
     });
     this.keepAlive = head.keepAlive;
     this.framing = head.framing;
+    this.status = r.status;
     this.headAscii = r.ascii;
     this.pendingHead = head.text;
     this.headWritten = false;
@@ -330,6 +355,8 @@ class Connection implements Transport, BodySource {
     }
     this.inFlight = false;
     this.headWritten = false;
+    const done = this.engine.options.onRequestDone;
+    if (done !== undefined) done(this.environ, this.status);
     this.environ = null;
     if (!complete || !this.keepAlive || this.engine.draining) {
       this.close();
@@ -350,6 +377,7 @@ class Connection implements Transport, BodySource {
 
   sendError(status: number, reason: string, body: string): void {
     this.pendingHead = null;
+    this.status = status;
     this.framing = FRAME_NONE;
     if (!this.gone) this.socket.write(simpleResponse(status, reason, body, !this.keepAlive || this.engine.draining));
   }
@@ -357,6 +385,34 @@ class Connection implements Transport, BodySource {
   abort(): void {
     this.inFlight = false;
     this.socket.destroy();
+  }
+
+  // ---- supervision ---------------------------------------------------------------------------
+
+  current(now: number): InFlightRequest | null {
+    if (!this.inFlight) return null;
+    return { method: this.method, target: this.target, ms: now - this.startedAt };
+  }
+
+  /** --request-timeout: the app keeps running, but its answer has nowhere to go. */
+  expire(now: number, limitMs: number): boolean {
+    if (!this.inFlight || now - this.startedAt < limitMs) return false;
+    this.engine.options.log.error(
+      { method: this.method, target: this.target, ms: now - this.startedAt },
+      `request exceeded --request-timeout (${limitMs / 1000}s); ${this.headWritten ? 'connection aborted' : 'answered 504'}`,
+    );
+    this.inFlight = false;
+    this.input?.fail(new Error('the request timed out'));
+    this.input = null;
+    if (this.headWritten) {
+      this.gone = true;
+      this.socket.destroy();
+      return true;
+    }
+    this.pendingHead = null;
+    this.writeAndClose(simpleResponse(504, 'Gateway Timeout', 'the request took too long\n', true));
+    this.gone = true;
+    return true;
   }
 
   // ---- closing -------------------------------------------------------------------------------

@@ -1,87 +1,209 @@
 /**
  * The master process (Gunicorn's arbiter): binds the sockets, forks workers with node:cluster,
- * keeps their number, and acts on signals. Signal handlers only enqueue the signal; the loop in
- * run() dispatches each one to the handler named after it, so no work ever runs inside a signal
- * handler and signals are handled one at a time, in order.
+ * keeps their number, replaces them in rolling batches, and acts on signals.
+ *
+ * Signal handlers only enqueue the signal; the loop in run() dispatches each one to the handler
+ * named after it (handleHUP, handleTTIN, ...), so no work runs inside a signal handler and signals
+ * are handled one at a time, in order. Every tick the loop also checks heartbeats and makes the
+ * worker set match what is wanted (manageWorkers).
  */
 import cluster, { type Worker as ClusterWorker } from 'node:cluster';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/settings.js';
 import type { Logger } from '../log.js';
-import { bindAll, closeAll, type BoundSocket } from './sockets.js';
+import { runHook } from '../hooks.js';
+import { adoptInherited, bindAll, closeAll, LISTEN_FDS_ENV, type BoundSocket } from './sockets.js';
+import { moveAsideForUpgrade, removePidfile, writePidfile } from './pidfile.js';
 import { transition, type WorkerState, EXIT_APP_LOAD_ERROR, EXIT_BOOT_ERROR } from '../worker/lifecycle.js';
-import { WORKER_ENV, type MasterMessage, type WorkerBootInfo, type WorkerMessage } from '../worker/messages.js';
+import {
+  WORKER_ENV,
+  type MasterMessage,
+  type WorkerBootInfo,
+  type WorkerInfo,
+  type WorkerMessage,
+} from '../worker/messages.js';
+import type { InFlightRequest } from '../engines/engine.js';
 
 const WORKER_ENTRY = fileURLToPath(new URL('../worker/main.js', import.meta.url));
+const BIN = fileURLToPath(new URL('../../bin/tsgi.js', import.meta.url));
 
-/** The signals the master acts on; each maps to a method named handle<SIGNAL>. */
-const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const;
+/** The signals the master acts on; each has a handler named handle<NAME>. */
+const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP', 'SIGTTIN', 'SIGTTOU', 'SIGUSR1', 'SIGUSR2'] as const;
 type Signal = (typeof SIGNALS)[number];
+/** A reload asked for by something other than a signal (the file watcher). */
+type QueueItem = Signal | { reload: string };
+
+/** Longest pause between two crash respawns (they double from 100 ms). */
+const MAX_BACKOFF_MS = 10_000;
+/** A worker that lived this long before crashing starts the backoff over. */
+const STABLE_MS = 30_000;
 
 interface WorkerRecord {
   worker: ClusterWorker;
+  pid: number;
   state: WorkerState;
   /** Increases with every fork; the oldest worker has the lowest age. */
   age: number;
+  generation: number;
+  forkedAt: number;
+  readyAt: number;
   lastHeartbeat: number;
+  /** Why this worker is to be replaced (reload, max-requests, memory), or null. */
+  replace: string | null;
+  /** It serves the load-error page (--reload with broken code). */
+  broken: boolean;
+  aborted: boolean;
+  serving: InFlightRequest[];
+}
+
+export interface ArbiterOptions {
+  config: Config;
+  app: string;
+  /** The command line, re-read on HUP and handed to workers and to an upgraded master. */
+  argv: string[];
+  /** The directory the command line is relative to. */
+  startCwd: string;
+  /** Whether --umask was given (Gunicorn applies it; tsgi leaves the inherited umask otherwise). */
+  umaskSet: boolean;
+  log: Logger;
+  reopenLogs: () => void;
+}
+
+/** What master-side hooks receive as `server`. */
+export interface ServerInfo {
+  readonly pid: number;
+  readonly config: Config;
+  readonly workers: number;
+  readonly log: Logger;
+  reload(reason?: string): void;
 }
 
 export class Arbiter {
+  private config: Config;
+  private numWorkers: number;
   private sockets: BoundSocket[] = [];
   private readonly workers = new Map<number, WorkerRecord>();
-  private readonly signalQueue: Signal[] = [];
+  private readonly queue: QueueItem[] = [];
   private wake: (() => void) | null = null;
   private nextAge = 0;
+  private generation = 0;
   /** Set once any worker has reported ready; until then a boot failure stops the master. */
   private everReady = false;
+  private readyHookRun = false;
+  private crashes = 0;
+  private nextSpawnAt = 0;
   private stopping: 'graceful' | 'quick' | null = null;
   private exitCode = 0;
+  private upgrade: ChildProcess | null = null;
+  private pidfile: string | null = null;
+  readonly server: ServerInfo;
 
-  constructor(
-    private readonly config: Config,
-    private readonly app: string,
-    private readonly log: Logger,
-  ) {}
+  constructor(private readonly options: ArbiterOptions) {
+    this.config = options.config;
+    this.numWorkers = options.config.workers;
+    const self = this;
+    this.server = {
+      pid: process.pid,
+      get config() {
+        return self.config;
+      },
+      get workers() {
+        return self.numWorkers;
+      },
+      log: options.log,
+      reload: (reason = 'requested by a hook') => self.reload(reason),
+    };
+  }
+
+  private get log(): Logger {
+    return this.options.log;
+  }
+
+  /** Asks for a rolling reload, as HUP does (used by the file watcher). */
+  reload(reason: string): void {
+    this.enqueue({ reload: reason });
+  }
 
   /** Binds, forks, and runs until stopped; resolves with the process exit code. */
   async run(): Promise<number> {
-    process.title = `tsgi: master [${this.config.name ?? this.app}]`;
-    this.sockets = await bindAll(this.config.bind);
+    const config = this.config;
+    process.title = `tsgi: master [${config.name ?? this.options.app}]`;
+    await runHook(config, 'onStarting', this.log, this.server);
+    if (this.options.umaskSet) process.umask(config.umask);
+    this.sockets = process.env[LISTEN_FDS_ENV] !== undefined ? adoptInherited(config.bind) : await bindAll(config.bind);
+    delete process.env[LISTEN_FDS_ENV];
     for (const s of this.sockets) this.log.info(`Listening at: ${s.url} (${process.pid})`);
-    this.log.info(`Using engine: ${this.config.http}`);
+    this.log.info(`Using engine: ${config.http}`);
+    if (config.pid !== null) {
+      writePidfile(config.pid);
+      this.pidfile = config.pid;
+    }
     for (const sig of SIGNALS) process.on(sig, () => this.enqueue(sig));
     cluster.setupPrimary({ exec: WORKER_ENTRY, args: [], silent: false });
-    cluster.on('message', (worker, msg: WorkerMessage, handle) => this.onWorkerMessage(worker, msg, handle));
+    cluster.on('message', (worker, msg: WorkerMessage) => this.onWorkerMessage(worker, msg));
     cluster.on('exit', (worker, code, signal) => this.onWorkerExit(worker, code, signal));
     this.manageWorkers();
 
     while (!this.finished()) {
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-        setTimeout(resolve, 1000).unref();
-      });
-      this.wake = null;
-      for (let sig = this.signalQueue.shift(); sig !== undefined; sig = this.signalQueue.shift()) this.dispatch(sig);
-      if (this.stopping === null) this.manageWorkers();
+      await this.sleep();
+      for (let item = this.queue.shift(); item !== undefined; item = this.queue.shift()) await this.dispatch(item);
+      if (this.stopping === null) {
+        this.murderUnresponsive();
+        this.manageWorkers();
+      }
     }
-    closeAll(this.sockets);
+    if (this.upgrade === null || this.upgrade.exitCode !== null) closeAll(this.sockets);
+    await runHook(this.config, 'onExit', this.log, this.server);
+    if (this.pidfile !== null) removePidfile(this.pidfile);
     this.log.info('Shutting down: Master');
     return this.exitCode;
   }
 
-  private enqueue(sig: Signal): void {
-    this.signalQueue.push(sig);
+  // ---- the loop ------------------------------------------------------------------------------
+
+  private sleep(): Promise<void> {
+    const wait = this.nextSpawnAt > Date.now() ? Math.min(1000, this.nextSpawnAt - Date.now()) : 1000;
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, wait);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    }).finally(() => {
+      this.wake = null;
+    });
+  }
+
+  private enqueue(item: QueueItem): void {
+    this.queue.push(item);
     this.wake?.();
   }
 
-  private dispatch(sig: Signal): void {
-    const handlers: Record<Signal, () => void> = {
+  private async dispatch(item: QueueItem): Promise<void> {
+    if (typeof item === 'object') {
+      await this.startReload(item.reload);
+      return;
+    }
+    const handlers: Record<Signal, () => void | Promise<void>> = {
       SIGTERM: () => this.handleTERM(),
       SIGINT: () => this.handleINT(),
       SIGQUIT: () => this.handleQUIT(),
+      SIGHUP: () => this.handleHUP(),
+      SIGTTIN: () => this.handleTTIN(),
+      SIGTTOU: () => this.handleTTOU(),
+      SIGUSR1: () => this.handleUSR1(),
+      SIGUSR2: () => this.handleUSR2(),
     };
-    handlers[sig]();
+    await handlers[item]();
   }
+
+  private finished(): boolean {
+    return this.stopping !== null && this.workers.size === 0;
+  }
+
+  // ---- signal handlers -----------------------------------------------------------------------
 
   /** TERM: graceful stop. Workers finish in-flight requests, bounded by --graceful-timeout. */
   private handleTERM(): void {
@@ -101,59 +223,277 @@ export class Arbiter {
     this.stop(false);
   }
 
+  /**
+   * HUP: re-read the configuration and replace every worker by a new generation, in batches of
+   * --reload-batch. An old worker retires only once its replacement is ready; if the new
+   * generation cannot boot, the old one keeps serving.
+   */
+  private async handleHUP(): Promise<void> {
+    this.log.info('Handling signal: hup');
+    await this.startReload('HUP');
+  }
+
+  /** TTIN: one worker more. */
+  private handleTTIN(): void {
+    this.log.info('Handling signal: ttin');
+    this.setWorkerCount(this.numWorkers + 1);
+  }
+
+  /** TTOU: one worker fewer (the oldest retires gracefully); never fewer than one. */
+  private handleTTOU(): void {
+    this.log.info('Handling signal: ttou');
+    if (this.numWorkers <= 1) {
+      this.log.warn('TTOU ignored: tsgi keeps at least one worker');
+      return;
+    }
+    this.setWorkerCount(this.numWorkers - 1);
+  }
+
+  /** USR1: reopen log files here and in every worker (over IPC: USR1 would start Node's inspector). */
+  private handleUSR1(): void {
+    this.log.info('Handling signal: usr1');
+    this.options.reopenLogs();
+    this.log.info('reopened log files');
+    for (const record of this.workers.values()) this.sendTo(record.worker, { type: 'reopen-logs' });
+  }
+
+  /**
+   * USR2: start a new master on the same listening sockets. This master and its workers keep
+   * serving until it is sent TERM; TERM to the new master instead rolls the upgrade back.
+   */
+  private handleUSR2(): void {
+    this.log.info('Handling signal: usr2');
+    if (this.upgrade !== null && this.upgrade.exitCode === null) {
+      this.log.warn(`USR2 ignored: the new master (pid ${this.upgrade.pid}) from the last upgrade is still running`);
+      return;
+    }
+    const fds = this.sockets.map((s) => (s.handle as { fd: number }).fd);
+    if (this.pidfile !== null) {
+      try {
+        this.pidfile = moveAsideForUpgrade(this.pidfile);
+      } catch (err) {
+        this.log.warn({ err }, 'could not move the pid file aside for the upgrade');
+      }
+    }
+    const child = spawn(process.execPath, [...process.execArgv, BIN, ...this.options.argv], {
+      cwd: this.options.startCwd,
+      env: { ...process.env, [LISTEN_FDS_ENV]: String(fds.length) },
+      // The sockets become fds 3, 4, ... of the new master, in --bind order.
+      stdio: ['inherit', 'inherit', 'inherit', ...fds],
+    });
+    this.upgrade = child;
+    child.once('exit', (code, signal) => {
+      this.log.warn(`the new master (pid ${child.pid}) exited (${signal ?? `code ${code}`}); this master goes on serving`);
+    });
+    this.log.info(`Started a new master (pid ${child.pid}) on the same sockets; send TERM to this master (pid ${process.pid}) to complete the upgrade, or to the new one to roll back`);
+  }
+
+  // ---- what the loop maintains ---------------------------------------------------------------
+
   private stop(graceful: boolean): void {
     if (this.stopping === 'quick' || (this.stopping === 'graceful' && graceful)) return;
     this.stopping = graceful ? 'graceful' : 'quick';
-    for (const record of this.workers.values()) {
-      if (record.state !== 'exited') record.state = transition(record.state, 'retire');
-      this.sendTo(record.worker, { type: 'stop', graceful });
-    }
+    for (const record of this.workers.values()) this.retire(record, graceful);
     // Whatever is still alive past the limit is killed; a stop never hangs.
     const limit = graceful ? this.config.gracefulTimeout * 1000 + 2000 : 2000;
     setTimeout(() => {
       for (const record of this.workers.values()) {
         if (!record.worker.isDead()) {
-          this.log.warn(`worker ${record.worker.process.pid} did not stop in time; killing it`);
+          this.log.warn(`Worker (pid: ${record.pid}) did not stop in time; killing it`);
           record.worker.process.kill('SIGKILL');
         }
       }
     }, limit).unref();
   }
 
-  private finished(): boolean {
-    return this.stopping !== null && this.workers.size === 0;
+  private setWorkerCount(count: number): void {
+    const old = this.numWorkers;
+    this.numWorkers = count;
+    this.log.info(`Number of workers: ${old} -> ${count}`);
+    void runHook(this.config, 'nworkersChanged', this.log, this.server, count, old);
+    this.manageWorkers();
   }
 
-  /** Forks workers until there are as many serving or booting as configured. */
+  private async startReload(reason: string): Promise<void> {
+    if (this.stopping !== null) return;
+    try {
+      const loaded = await loadConfig(this.options.argv, process.env, this.options.startCwd);
+      if (loaded.config.bind.join(' ') !== this.config.bind.join(' ')) {
+        this.log.warn('the bind addresses changed; they take effect at the next start (or USR2 upgrade), not on reload');
+        loaded.config.bind = this.config.bind;
+      }
+      const oldCount = this.numWorkers;
+      this.config = loaded.config;
+      this.numWorkers = loaded.config.workers;
+      if (oldCount !== this.numWorkers) void runHook(this.config, 'nworkersChanged', this.log, this.server, this.numWorkers, oldCount);
+    } catch (err) {
+      this.log.error(`Reload (${reason}) refused: the configuration has an error: ${(err as Error).message}; the running workers keep serving`);
+      return;
+    }
+    await runHook(this.config, 'onReload', this.log, this.server);
+    this.generation++;
+    let marked = 0;
+    for (const record of this.workers.values()) {
+      if ((record.state === 'booting' || record.state === 'ready') && record.replace === null) {
+        record.replace = 'reload';
+        marked++;
+      }
+    }
+    this.log.info(`Reloading (${reason}): replacing ${marked} worker(s), ${this.config.reloadBatch} at a time`);
+    this.manageWorkers();
+  }
+
+  /**
+   * Makes the worker set match what is wanted, without ever taking more than --reload-batch
+   * workers out of service: a worker marked for replacement retires only when a new one is ready
+   * to take its place.
+   */
   private manageWorkers(): void {
-    let live = 0;
-    for (const record of this.workers.values()) if (record.state === 'booting' || record.state === 'ready') live++;
-    for (; live < this.config.workers; live++) this.spawn();
+    if (this.stopping !== null) return;
+    const current: WorkerRecord[] = [];
+    const old: WorkerRecord[] = [];
+    let booting = 0;
+    for (const r of this.workers.values()) {
+      if (r.state === 'ready') (r.replace === null ? current : old).push(r);
+      else if (r.state === 'booting' && r.replace === null) booting++;
+    }
+    const byAge = (a: WorkerRecord, b: WorkerRecord): number => a.age - b.age;
+    old.sort(byAge);
+    current.sort(byAge);
+    // Retire replaced workers as their successors become ready.
+    let surplus = current.length + old.length - this.numWorkers;
+    while (surplus > 0 && old.length > 0) {
+      this.retire(old.shift()!, true);
+      surplus--;
+    }
+    // TTOU: retire the oldest.
+    while (current.length > this.numWorkers) this.retire(current.shift()!, true);
+    let missing = this.numWorkers - current.length - booting;
+    // While old workers are still serving, replace them batch by batch.
+    if (old.length > 0) missing = Math.min(missing, this.config.reloadBatch - booting);
+    if (missing <= 0) return;
+    if (Date.now() < this.nextSpawnAt) return;
+    for (let i = 0; i < missing; i++) this.spawn();
+  }
+
+  private retire(record: WorkerRecord, graceful: boolean): void {
+    if (record.state === 'exited') return;
+    if (record.state !== 'draining') {
+      record.state = transition(record.state, 'retire');
+      if (record.replace !== null && this.stopping === null) this.log.info(`Retiring worker (pid: ${record.pid}): ${record.replace}`);
+    }
+    this.sendTo(record.worker, { type: 'stop', graceful });
   }
 
   private spawn(): void {
+    // With --reload and nothing working yet, a worker whose app does not load shows the error
+    // instead of exiting; once a generation works, a broken one must not replace it.
+    let working = false;
+    for (const r of this.workers.values()) if (r.state === 'ready' && !r.broken) working = true;
+    const age = this.nextAge++;
     const boot: WorkerBootInfo = {
-      app: this.app,
-      cwd: process.cwd(),
-      config: this.config as unknown as Record<string, unknown>,
-      sockets: this.sockets.length,
+      app: this.options.app,
+      argv: this.options.argv,
+      startCwd: this.options.startCwd,
+      workers: this.numWorkers,
+      age,
+      generation: this.generation,
+      fallbackOnLoadError: this.config.reload && !working,
     };
+    void runHook(this.config, 'preFork', this.log, this.server, { age, generation: this.generation });
     const worker = cluster.fork({ [WORKER_ENV]: JSON.stringify(boot) });
-    this.workers.set(worker.id, { worker, state: 'booting', age: this.nextAge++, lastHeartbeat: Date.now() });
+    const now = Date.now();
+    this.workers.set(worker.id, {
+      worker,
+      pid: worker.process.pid!,
+      state: 'booting',
+      age,
+      generation: this.generation,
+      forkedAt: now,
+      readyAt: 0,
+      lastHeartbeat: now,
+      replace: null,
+      broken: false,
+      aborted: false,
+      serving: [],
+    });
     this.log.info(`Booting worker with pid: ${worker.process.pid}`);
   }
 
-  private onWorkerMessage(worker: ClusterWorker, msg: WorkerMessage, _handle: unknown): void {
+  /** Heartbeats: a worker silent past --timeout is aborted (SIGABRT, then SIGKILL) and replaced. */
+  private murderUnresponsive(): void {
+    const timeout = this.config.timeout * 1000;
+    if (timeout <= 0) return;
+    const now = Date.now();
+    for (const r of this.workers.values()) {
+      if (r.aborted) continue;
+      // Booting includes loading the app, which may legitimately take a while; allow 30 s at least.
+      const limit = r.state === 'booting' ? Math.max(timeout, 30_000) : timeout;
+      if ((r.state !== 'ready' && r.state !== 'booting') || now - r.lastHeartbeat <= limit) continue;
+      r.aborted = true;
+      const serving = r.serving.length === 0 ? 'no request in flight at its last heartbeat' : `it was serving ${r.serving.map((s) => `${s.method} ${s.target} (${(s.ms / 1000).toFixed(1)}s)`).join(', ')}`;
+      this.log.error(
+        { pid: r.pid, serving: r.serving },
+        `WORKER TIMEOUT (pid: ${r.pid}): no heartbeat for ${((now - r.lastHeartbeat) / 1000).toFixed(1)}s (--timeout ${this.config.timeout}s, ${r.state}); ${serving}. Aborting it; a blocked event loop (synchronous work) is the usual cause`,
+      );
+      void runHook(this.config, 'workerAbort', this.log, this.workerInfo(r));
+      r.worker.process.kill('SIGABRT');
+      setTimeout(() => {
+        if (!r.worker.isDead()) r.worker.process.kill('SIGKILL');
+      }, 1000).unref();
+    }
+  }
+
+  // ---- worker events -------------------------------------------------------------------------
+
+  private onWorkerMessage(worker: ClusterWorker, msg: WorkerMessage): void {
     const record = this.workers.get(worker.id);
     if (record === undefined || typeof msg !== 'object' || msg === null) return;
     record.lastHeartbeat = Date.now();
-    if (msg.type === 'booted') {
-      this.sockets.forEach((s, index) => this.sendTo(worker, { type: 'listen', index, total: this.sockets.length }, s.handle));
-    } else if (msg.type === 'ready') {
-      if (record.state === 'booting') record.state = transition(record.state, 'ready');
-      this.everReady = true;
-      this.log.info(`Worker ready (pid: ${worker.process.pid})`);
+    switch (msg.type) {
+      case 'booted':
+        this.sockets.forEach((s, index) => this.sendTo(worker, { type: 'listen', index, total: this.sockets.length }, s.handle));
+        break;
+      case 'ready':
+        if (record.state === 'booting') record.state = transition(record.state, 'ready');
+        record.readyAt = Date.now();
+        record.broken = msg.broken;
+        this.everReady = true;
+        this.log.info(`Worker ready (pid: ${record.pid})${msg.broken ? ' serving the load error page' : ''}`);
+        this.manageWorkers();
+        this.maybeRunWhenReady();
+        break;
+      case 'heartbeat':
+        record.serving = msg.serving;
+        this.checkMemory(record, msg.rss);
+        break;
+      case 'recycle':
+        if (record.replace === null && record.state === 'ready') {
+          record.replace = msg.reason;
+          this.manageWorkers();
+        }
+        break;
     }
+  }
+
+  private maybeRunWhenReady(): void {
+    if (this.readyHookRun) return;
+    let ready = 0;
+    for (const r of this.workers.values()) if (r.state === 'ready') ready++;
+    if (ready < this.numWorkers) return;
+    this.readyHookRun = true;
+    void runHook(this.config, 'whenReady', this.log, this.server);
+  }
+
+  /** --max-worker-memory: replaced gracefully, like any recycle. */
+  private checkMemory(record: WorkerRecord, rss: number): void {
+    const limit = this.config.maxWorkerMemory;
+    if (limit <= 0 || record.replace !== null || record.state !== 'ready') return;
+    const mib = rss / (1024 * 1024);
+    if (mib <= limit) return;
+    record.replace = `memory (RSS ${mib.toFixed(0)} MiB > --max-worker-memory ${limit} MiB)`;
+    this.log.warn(`Worker (pid: ${record.pid}) uses ${mib.toFixed(0)} MiB, over --max-worker-memory ${limit} MiB; replacing it`);
+    this.manageWorkers();
   }
 
   private onWorkerExit(worker: ClusterWorker, code: number | null, signal: string | null): void {
@@ -162,24 +502,72 @@ export class Arbiter {
     const was = record.state;
     record.state = transition(record.state, 'exit');
     this.workers.delete(worker.id);
-    const pid = worker.process.pid;
-    if (this.stopping !== null) {
-      this.log.info(`Worker exiting (pid: ${pid})`);
-      this.wake?.();
+    void runHook(this.config, 'childExit', this.log, this.server, this.workerInfo(record));
+    const how = signal !== null ? `signal ${signal}` : `code ${code}`;
+    this.wake?.();
+    if (this.stopping !== null || was === 'draining') {
+      this.log.info(`Worker exiting (pid: ${record.pid})`);
       return;
     }
-    if (was === 'booting' && !this.everReady && (code === EXIT_APP_LOAD_ERROR || code === EXIT_BOOT_ERROR)) {
-      // Gunicorn's rule: a worker that cannot even boot will not boot on retry either; stop
-      // with its code rather than fork in a loop.
-      const why = code === EXIT_APP_LOAD_ERROR ? 'App failed to load' : 'Worker failed to boot';
-      this.log.fatal(`${why}; shutting down (exit code ${code}). The worker's error is logged above.`);
+    if (was === 'booting' && !record.aborted && (code === EXIT_APP_LOAD_ERROR || code === EXIT_BOOT_ERROR)) {
+      this.bootFailed(record, code);
+      return;
+    }
+    if (was === 'booting' && this.hasReplacementsPending()) {
+      this.abortReload(`a new worker (pid: ${record.pid}) died while booting (${how})`);
+      return;
+    }
+    // A crash at run time: replace it, backing off when crashes come in a row.
+    const lived = record.readyAt === 0 ? 0 : Date.now() - record.readyAt;
+    this.crashes = lived > STABLE_MS ? 1 : this.crashes + 1;
+    const delay = Math.min(100 * 2 ** (this.crashes - 1), MAX_BACKOFF_MS);
+    this.nextSpawnAt = Date.now() + delay;
+    const backoff = this.crashes > 1 ? `; crash ${this.crashes} in a row, waiting ${(delay / 1000).toFixed(1)}s before the next` : '';
+    this.log.error(`Worker (pid: ${record.pid}) exited unexpectedly (${how}); starting a new one${backoff}`);
+  }
+
+  /** Exit codes 3 and 4: the worker could not start at all. */
+  private bootFailed(record: WorkerRecord, code: number): void {
+    const why = code === EXIT_APP_LOAD_ERROR ? 'the app failed to load' : 'the worker failed to boot';
+    if (!this.everReady) {
+      // Gunicorn's rule: what cannot boot now will not boot on retry; stop with its code rather
+      // than fork in a loop.
+      this.log.fatal(`Shutting down: ${why} (exit code ${code}); the worker's error is logged above`);
       this.exitCode = code;
       this.stop(false);
-      this.wake?.();
       return;
     }
-    this.log.error(`Worker (pid: ${pid}) exited unexpectedly (${signal !== null ? `signal ${signal}` : `code ${code}`}); starting a new one`);
-    this.wake?.();
+    if (this.hasReplacementsPending()) {
+      this.abortReload(`${why} in the new worker (pid: ${record.pid}); the error is logged above`);
+      return;
+    }
+    this.crashes++;
+    const delay = Math.min(100 * 2 ** (this.crashes - 1), MAX_BACKOFF_MS);
+    this.nextSpawnAt = Date.now() + delay;
+    this.log.error(`Worker (pid: ${record.pid}) could not start: ${why}; retrying in ${(delay / 1000).toFixed(1)}s`);
+  }
+
+  private hasReplacementsPending(): boolean {
+    for (const r of this.workers.values()) if (r.replace !== null && r.state !== 'draining') return true;
+    return false;
+  }
+
+  /** The new generation cannot boot: the workers still running keep serving, as they are. */
+  private abortReload(why: string): void {
+    let kept = 0;
+    for (const r of this.workers.values()) {
+      if (r.replace !== null && r.state === 'ready') {
+        r.replace = null;
+        kept++;
+      } else if (r.state === 'booting') {
+        this.retire(r, false);
+      }
+    }
+    this.log.error(`Reload failed: ${why}. The ${kept} running worker(s) keep serving the previous code.`);
+  }
+
+  private workerInfo(r: WorkerRecord): WorkerInfo {
+    return { id: r.worker.id, pid: r.pid, age: r.age, generation: r.generation };
   }
 
   private sendTo(worker: ClusterWorker, msg: MasterMessage, handle?: object): void {

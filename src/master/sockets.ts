@@ -36,6 +36,29 @@ const createHandle = (net as unknown as CreateServerHandle)._createServerHandle;
 
 const ERRNO: Record<number, string> = { [-98]: 'address already in use (EADDRINUSE)', [-13]: 'permission denied (EACCES)', [-99]: 'address not available (EADDRNOTAVAIL)' };
 
+/**
+ * Set by a master started for a USR2 upgrade: how many listening sockets it inherited, as file
+ * descriptors 3, 4, ... in --bind order (the convention of systemd's LISTEN_FDS).
+ */
+export const LISTEN_FDS_ENV = 'TSGI_LISTEN_FDS';
+
+/** The new master of an upgrade takes over the old master's sockets instead of binding. */
+export function adoptInherited(binds: string[]): BoundSocket[] {
+  const count = Number(process.env[LISTEN_FDS_ENV]);
+  if (count !== binds.length) throw new BindError(binds.join(' '), `inherited ${count} sockets for ${binds.length} --bind addresses`);
+  return binds.map((text, i) => {
+    const address = parseBindAddress(text);
+    const handle = createHandle(null, 0, 0, 3 + i);
+    if (typeof handle === 'number') throw new BindError(text, `cannot use inherited file descriptor ${3 + i} (${ERRNO[handle] ?? `error ${handle}`})`);
+    if (address.kind === 'unix') return { address, handle, url: `unix:${address.path}` };
+    const name: { address?: string; port?: number; family?: string } = {};
+    (handle as { getsockname(out: object): number }).getsockname(name);
+    const host = name.address ?? address.host;
+    const port = name.port ?? address.port;
+    return { address: { ...address, host, port }, handle, url: `http://${host.includes(':') ? `[${host}]` : host}:${port}` };
+  });
+}
+
 export async function bindAll(binds: string[]): Promise<BoundSocket[]> {
   const bound: BoundSocket[] = [];
   try {

@@ -16,8 +16,36 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { TsgiError } from '../errors.js';
 import type { App } from '../gateway/types.js';
 
-/** Extensions tried, in order, when MODULE has none. TypeScript loads when tsgi runs under tsx. */
+/** Extensions tried, in order, when MODULE has none. JavaScript first: it needs no compiler. */
 export const MODULE_EXTENSIONS = ['.js', '.mjs', '.cjs', '.ts', '.mts', '.cts'] as const;
+
+const TYPESCRIPT_EXTENSIONS: ReadonlySet<string> = new Set(['.ts', '.mts', '.cts']);
+
+/** True when `path` is TypeScript source, which Node 20 cannot import by itself. */
+export function isTypeScript(path: string): boolean {
+  return TYPESCRIPT_EXTENSIONS.has(extname(path));
+}
+
+let typeScriptEnabled: Promise<void> | undefined;
+
+/**
+ * Teaches this process to import TypeScript, with tsx, once: every later `import()` and `require()`
+ * of a `.ts`/`.mts`/`.cts` file compiles it (full TypeScript syntax, `enum` included) and stack
+ * traces point at the TypeScript lines (tsx turns on source maps).
+ *
+ * Both of tsx's hooks are needed. The ES module hooks alone cannot load a `.ts` file that belongs
+ * to a CommonJS package (no `"type": "module"`): Node hands it to its CommonJS loader, which on
+ * Node 20.19+ fails with ERR_REQUIRE_CYCLE_MODULE. tsx's `register()` is cheap to call twice, but
+ * the compiler it loads costs about 100 ms, so JavaScript apps never call this.
+ */
+export function enableTypeScript(): Promise<void> {
+  typeScriptEnabled ??= (async () => {
+    const [esm, cjs] = await Promise.all([import('tsx/esm/api'), import('tsx/cjs/api')]);
+    cjs.register();
+    esm.register();
+  })();
+  return typeScriptEnabled;
+}
 
 export interface LoadedApp {
   app: App;
@@ -202,6 +230,8 @@ export async function loadApp(spec: string, cwd: string): Promise<LoadedApp> {
 
   let namespace: Record<string, unknown>;
   try {
+    // Only a TypeScript app pays for the compiler (about 100 ms, once per process).
+    if (isTypeScript(modulePath)) await enableTypeScript();
     namespace = (await import(pathToFileURL(modulePath).href)) as Record<string, unknown>;
   } catch (error) {
     throw new AppImportError(shown, error, describeImportError(error, modulePath));
@@ -304,20 +334,46 @@ function describeType(value: unknown): string {
  * package imported by the app is reported as such (it is an import error, not a missing app).
  */
 function describeImportError(error: unknown, modulePath: string): string {
+  const compileError = describeCompileError(error);
+  if (compileError !== undefined) return compileError;
   const code = (error as { code?: unknown } | null)?.code;
   // A failed resolution already says which import failed and from where; the stack would only
   // point into Node's (or tsx's) loader.
   const unresolved = code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND';
   let message = describeError(error, unresolved ? () => undefined : () => locateSyntaxError(modulePath), !unresolved);
-  if (code === 'ERR_UNKNOWN_FILE_EXTENSION' && /^\.[mc]?ts$/.test(extname(modulePath))) {
-    message += '; TypeScript apps load when tsgi runs with tsx (node --import tsx)';
-  }
   const specifier = unresolved ? /Cannot find (?:package|module) '([^']+)'/.exec((error as Error).message)?.[1] : undefined;
   if (specifier !== undefined && !/^(\.|\/|file:)/.test(specifier)) {
     const name = specifier.split('/').slice(0, specifier.startsWith('@') ? 2 : 1).join('/');
     message += `; is ${name} installed? (npm install ${name})`;
   }
   return message;
+}
+
+/**
+ * tsx reports TypeScript that does not parse as a `TransformError` whose message is esbuild's
+ * `Transform failed with 1 error:\nFILE:LINE:COLUMN: ERROR: TEXT` and whose stack is esbuild's
+ * own. esbuild only transforms, it never type-checks, so such an error is a syntax error; it is
+ * reported like the one Node gives for JavaScript.
+ */
+function describeCompileError(error: unknown): string | undefined {
+  if (!(error instanceof Error) || error.name !== 'TransformError') return undefined;
+  const first = /^(.+):(\d+):(\d+): ERROR: (.+)$/m.exec(error.message);
+  if (first === null) return undefined;
+  const [, file, line, column, text] = first as unknown as [string, string, string, string, string];
+  const count = Number(/with (\d+) errors?/.exec(error.message)?.[1] ?? 1);
+  const more = count > 1 ? `, and ${count - 1} more error(s)` : '';
+  return `SyntaxError: ${text} (at ${sourceFileOf(file)}:${line}:${column}${more})`;
+}
+
+/**
+ * tsx names a `.cts`/`.mts` file `.ts` when it hands it to esbuild (and `.mjs` as `.js`), so
+ * esbuild's messages carry that name; this gives back the file that exists.
+ */
+function sourceFileOf(reported: string): string {
+  if (isFile(reported)) return reported;
+  const stem = reported.slice(0, -extname(reported).length);
+  const renamed = { '.ts': ['.cts', '.mts'], '.js': ['.mjs'] }[extname(reported)] ?? [];
+  return renamed.map((extension) => stem + extension).find(isFile) ?? reported;
 }
 
 /** `Name: message (at FILE:LINE:COLUMN)`, on one line. `locate` finds what the stack does not say. */

@@ -1,18 +1,23 @@
 /**
- * The worker process: loads the app, attaches to the sockets the master bound, serves, and stops
- * when told to (gracefully: finish in-flight requests; quickly: drop them).
+ * The worker process: resolves the configuration, loads the app, attaches to the sockets the
+ * master bound, serves, reports a heartbeat, and stops when told to (gracefully: finish in-flight
+ * requests; quickly: drop them).
  */
 import cluster from 'node:cluster';
+import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/settings.js';
 import { parserLimits } from '../config/limits.js';
 import { createLogger, type Logger } from '../log.js';
-import type { App, ErrorStream } from '../gateway/types.js';
+import type { App, Environ, ErrorStream } from '../gateway/types.js';
 import { loadApp } from './load-app.js';
+import { errorPageApp } from './error-page.js';
 import { TsgiEngine } from '../engines/tsgi.js';
 import { NodeEngine } from '../engines/node.js';
 import type { Engine, EngineOptions, ListenHandle } from '../engines/engine.js';
 import { EXIT_APP_LOAD_ERROR, EXIT_BOOT_ERROR, EXIT_OK } from './lifecycle.js';
-import { WORKER_ENV, type MasterMessage, type WorkerBootInfo, type WorkerMessage } from './messages.js';
+import { WORKER_ENV, type MasterMessage, type WorkerBootInfo, type WorkerInfo, type WorkerMessage } from './messages.js';
+import { runHook, runHookSync } from '../hooks.js';
+import { dropPrivileges } from './privileges.js';
 
 const ENGINES = { tsgi: TsgiEngine, node: NodeEngine } as const;
 
@@ -22,43 +27,89 @@ class Worker {
   private app: App | null = null;
   private stopping = false;
   private serving = false;
-  private heartbeat: NodeJS.Timeout | null = null;
+  private broken = false;
+  private timers: NodeJS.Timeout[] = [];
+  private requests = 0;
+  private readonly maxRequests: number;
+  private recycleAsked = false;
+  private readonly info: WorkerInfo;
 
   constructor(
     private readonly boot: WorkerBootInfo,
     private readonly config: Config,
     private readonly log: Logger,
-  ) {}
+    private readonly reopenLogs: () => void,
+  ) {
+    // Gunicorn's rule: each worker draws its own limit so restarts do not come all at once.
+    this.maxRequests = config.maxRequests > 0 ? config.maxRequests + Math.floor(Math.random() * (config.maxRequestsJitter + 1)) : 0;
+    this.info = { id: cluster.worker!.id, pid: process.pid, age: boot.age, generation: boot.generation };
+  }
 
   async start(): Promise<void> {
     process.on('message', (msg: MasterMessage, handle?: ListenHandle) => this.onMessage(msg, handle));
     process.on('SIGTERM', () => void this.stop(true));
-    process.on('SIGINT', () => void this.stop(false));
-    process.on('SIGQUIT', () => void this.stop(false));
-    // Node starts its inspector on SIGUSR1 unless the signal has a handler; the master sends
-    // log reopening over IPC instead, so the signal is just absorbed here.
+    process.on('SIGINT', () => void this.interrupt());
+    process.on('SIGQUIT', () => void this.interrupt());
+    // Node starts its inspector on SIGUSR1 unless the signal has a handler; log reopening comes
+    // from the master over IPC instead, so the signal is only absorbed here.
     process.on('SIGUSR1', () => {});
     process.title = `tsgi: worker [${this.config.name ?? this.boot.app}]`;
+    await runHook(this.config, 'postFork', this.log, null, this.info);
+    try {
+      dropPrivileges(this.config);
+    } catch (err) {
+      this.log.fatal((err as Error).message);
+      this.exit(EXIT_BOOT_ERROR);
+      return;
+    }
 
     let app: App;
     try {
-      app = (await loadApp(this.boot.app, this.boot.cwd)).app;
-      this.app = app;
+      app = (await loadApp(this.boot.app, process.cwd())).app;
     } catch (err) {
-      this.log.fatal({ err }, `could not load the app: ${(err as Error).message}`);
-      this.exit(EXIT_APP_LOAD_ERROR);
-      return;
+      if (!this.boot.fallbackOnLoadError) {
+        this.log.fatal({ err }, `could not load the app: ${(err as Error).message}`);
+        this.exit(EXIT_APP_LOAD_ERROR);
+        return;
+      }
+      // --reload with nothing working yet: keep serving, show the error, wait for a fix.
+      this.log.error({ err }, `could not load the app: ${(err as Error).message}; serving the error page until a change fixes it`);
+      app = errorPageApp(err);
+      this.broken = true;
     }
+    this.app = app;
+    const config = this.config;
     const options: EngineOptions = {
-      app,
+      app: this.withRequestHooks(app),
       log: this.log,
-      server: { scriptName: process.env.SCRIPT_NAME ?? '', multiprocess: this.config.workers > 1, errors: errorStream(this.log) },
-      limits: parserLimits(this.config),
-      keepalive: this.config.keepalive,
-      backlog: this.config.backlog,
+      server: { scriptName: process.env.SCRIPT_NAME ?? '', multiprocess: this.boot.workers > 1, errors: errorStream(this.log) },
+      limits: parserLimits(config),
+      keepalive: config.keepalive,
+      backlog: config.backlog,
+      onRequestDone: this.maxRequests > 0 || config.postRequest !== null ? (environ, status) => this.requestDone(environ, status) : undefined,
     };
-    this.engine = new ENGINES[this.config.http](options);
+    this.engine = new ENGINES[config.http](options);
+    await runHook(config, 'postWorkerInit', this.log, this.info);
     this.send({ type: 'booted' });
+  }
+
+  private withRequestHooks(app: App): App {
+    const pre = this.config.preRequest;
+    if (pre === null) return app;
+    return (environ, startResponse) => {
+      runHookSync(this.config, 'preRequest', this.log, this.info, environ);
+      return app(environ, startResponse);
+    };
+  }
+
+  private requestDone(environ: Environ | null, status: number): void {
+    if (this.config.postRequest !== null) runHookSync(this.config, 'postRequest', this.log, this.info, environ, status);
+    this.requests++;
+    if (this.maxRequests > 0 && this.requests >= this.maxRequests && !this.recycleAsked) {
+      this.recycleAsked = true;
+      this.log.info(`served ${this.requests} requests (max-requests ${this.maxRequests}); asking to be replaced`);
+      this.send({ type: 'recycle', reason: `max-requests (${this.maxRequests})` });
+    }
   }
 
   private onMessage(msg: MasterMessage, handle?: ListenHandle): void {
@@ -67,49 +118,72 @@ class Worker {
       if (this.handles.filter(Boolean).length === msg.total) void this.serve();
     } else if (msg.type === 'stop') {
       void this.stop(msg.graceful);
+    } else if (msg.type === 'reopen-logs') {
+      this.reopenLogs();
+      this.log.info('reopened log files');
     }
   }
 
   private async serve(): Promise<void> {
-    if (this.serving || this.stopping || this.engine === null) return;
+    const engine = this.engine;
+    if (this.serving || this.stopping || engine === null) return;
     this.serving = true;
     try {
-      for (const handle of this.handles) await this.engine.listen(handle);
+      for (const handle of this.handles) await engine.listen(handle);
     } catch (err) {
       this.log.fatal({ err }, `could not listen on the sockets from the master: ${(err as Error).message}`);
       this.exit(EXIT_BOOT_ERROR);
       return;
     }
-    this.send({ type: 'ready' });
-    if (this.config.timeout > 0) {
-      const every = Math.min(1000, (this.config.timeout * 1000) / 4);
-      this.heartbeat = setInterval(() => this.send({ type: 'heartbeat' }), every);
-      this.heartbeat.unref();
+    this.send({ type: 'ready', broken: this.broken });
+    const config = this.config;
+    if (config.timeout > 0) {
+      this.every(Math.min(1000, (config.timeout * 1000) / 4), () => this.heartbeat(engine));
+      this.heartbeat(engine);
     }
+    if (config.requestTimeout > 0) {
+      const limit = config.requestTimeout * 1000;
+      this.every(Math.min(1000, limit / 4), () => engine.expire(Date.now(), limit));
+    }
+  }
+
+  /** Sent from the event loop: a loop blocked by synchronous work goes silent. */
+  private heartbeat(engine: Engine): void {
+    this.send({ type: 'heartbeat', rss: process.memoryUsage.rss(), requests: this.requests, serving: engine.inFlight(Date.now()).slice(0, 5) });
+  }
+
+  private every(ms: number, fn: () => void): void {
+    const t = setInterval(fn, ms);
+    t.unref();
+    this.timers.push(t);
+  }
+
+  private async interrupt(): Promise<void> {
+    await runHook(this.config, 'workerInt', this.log, this.info);
+    await this.stop(false);
   }
 
   /** Graceful: stop accepting, finish in-flight work (bounded), close the app, exit. */
   async stop(graceful: boolean): Promise<void> {
     if (this.stopping && graceful) return;
     this.stopping = true;
-    if (this.heartbeat !== null) clearInterval(this.heartbeat);
+    for (const t of this.timers) clearInterval(t);
     const engine = this.engine;
     if (!graceful || engine === null) {
       engine?.destroy();
-      this.exit(EXIT_OK);
+      await this.exitWithHook(EXIT_OK);
       return;
     }
-    const limit = this.config.gracefulTimeout * 1000;
     const force = setTimeout(() => {
       this.log.warn({ open: engine.connections }, `graceful timeout (${this.config.gracefulTimeout}s) reached; closing the remaining connections`);
       engine.destroy();
-      this.exit(EXIT_OK);
-    }, limit);
+      void this.exitWithHook(EXIT_OK);
+    }, this.config.gracefulTimeout * 1000);
     force.unref();
     await engine.drain();
     await this.closeApp();
     clearTimeout(force);
-    this.exit(EXIT_OK);
+    await this.exitWithHook(EXIT_OK);
   }
 
   private async closeApp(): Promise<void> {
@@ -120,6 +194,11 @@ class Worker {
     } catch (err) {
       this.log.error({ err }, 'app.close() raised during shutdown');
     }
+  }
+
+  private async exitWithHook(code: number): Promise<void> {
+    await runHook(this.config, 'workerExit', this.log, null, this.info);
+    this.exit(code);
   }
 
   private send(msg: WorkerMessage): void {
@@ -148,15 +227,22 @@ async function main(): Promise<void> {
     process.exit(EXIT_BOOT_ERROR);
   }
   const boot = JSON.parse(raw) as WorkerBootInfo;
-  const config = boot.config as unknown as Config;
-  const { log } = createLogger({
+  let config: Config;
+  try {
+    // The same sources as the master, so hooks (functions) come from the config file itself.
+    config = (await loadConfig(boot.argv, process.env, boot.startCwd)).config;
+  } catch (err) {
+    process.stderr.write(`tsgi: worker could not read the configuration: ${(err as Error).message}\n`);
+    process.exit(EXIT_BOOT_ERROR);
+  }
+  const { log, destination } = createLogger({
     level: config.logLevel,
     format: config.logFormat,
     errorLog: config.errorLog,
     role: 'worker',
     workerId: cluster.worker!.id,
   });
-  await new Worker(boot, config, log).start();
+  await new Worker(boot, config, log, () => destination.reopen()).start();
 }
 
 void main();

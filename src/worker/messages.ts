@@ -1,4 +1,5 @@
 /** The IPC messages between master and workers; one place, so both sides agree. */
+import type { InFlightRequest } from '../engines/engine.js';
 
 /** master → worker */
 export type MasterMessage =
@@ -9,17 +10,33 @@ export type MasterMessage =
 /** worker → master */
 export type WorkerMessage =
   | { type: 'booted' }
-  | { type: 'ready' }
-  | { type: 'heartbeat' }
-  | { type: 'boot-error'; message: string; code: number };
+  /** `broken`: the app failed to load and the worker serves the error page (--reload only). */
+  | { type: 'ready'; broken: boolean }
+  | { type: 'heartbeat'; rss: number; requests: number; serving: InFlightRequest[] }
+  /** The worker asks to be replaced (max-requests reached). */
+  | { type: 'recycle'; reason: string };
 
 /** What the master passes to a worker at fork time, in the TSGI_WORKER environment variable. */
 export interface WorkerBootInfo {
   app: string;
-  cwd: string;
-  config: Record<string, unknown>;
-  /** How many listening sockets the master will send. */
-  sockets: number;
+  /** The command line the master was started with; the worker resolves the same configuration. */
+  argv: string[];
+  /** The directory the command line is relative to (before --chdir). */
+  startCwd: string;
+  /** The worker count the master runs now (TTIN/TTOU change it). */
+  workers: number;
+  age: number;
+  generation: number;
+  /** With --reload and no working generation: serve the load error as a 500 page instead of exiting. */
+  fallbackOnLoadError: boolean;
 }
 
 export const WORKER_ENV = 'TSGI_WORKER';
+
+/** The view of a worker that hooks receive. */
+export interface WorkerInfo {
+  id: number;
+  pid: number;
+  age: number;
+  generation: number;
+}

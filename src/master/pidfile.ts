@@ -1,0 +1,51 @@
+/** --pid FILE: the master's pid, written at start and removed at exit (only if still ours). */
+import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { TsgiError } from '../errors.js';
+
+export class PidfileError extends TsgiError {
+  constructor(message: string) {
+    super('TSGI_ERR_PIDFILE', message);
+  }
+}
+
+function readPid(path: string): number | null {
+  try {
+    const pid = Number(readFileSync(path, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export function writePidfile(path: string): void {
+  const existing = readPid(path);
+  if (existing !== null && existing !== process.pid && existing !== process.ppid && alive(existing)) {
+    throw new PidfileError(`${path} names a running process (pid ${existing}); stop it or choose another --pid file`);
+  }
+  writeFileSync(path, `${process.pid}\n`);
+}
+
+export function removePidfile(path: string): void {
+  if (readPid(path) !== process.pid) return;
+  try {
+    unlinkSync(path);
+  } catch {
+    // Already gone.
+  }
+}
+
+/** USR2: the old master steps aside to `<file>.oldbin` (Gunicorn's name), so both can be found. */
+export function moveAsideForUpgrade(path: string): string {
+  const aside = `${path}.oldbin`;
+  renameSync(path, aside);
+  return aside;
+}
