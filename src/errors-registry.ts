@@ -25,6 +25,8 @@ export const ERROR_CODES = [
 
   // Serving
   { code: 'TSGI_ERR_BIND', meaning: 'The master could not listen on a --bind address.' },
+  { code: 'TSGI_ERR_PIDFILE', meaning: 'The --pid file names another running process.' },
+  { code: 'TSGI_ERR_PRIVILEGES', meaning: 'A worker could not switch to --user/--group.' },
   { code: 'TSGI_ERR_VALIDATION', meaning: 'The tsgi/validate middleware saw the app or the server break a rule of the TSGI spec.' },
   { code: 'TSGI_ERR_PARSER_STATE', meaning: 'The request parser was driven out of order (a bug in the code using it).' },
 

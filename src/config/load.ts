@@ -12,6 +12,7 @@
  */
 import { isAbsolute, relative, resolve } from 'node:path';
 import { parseCommandLine } from './cli.js';
+import { checkCombinations } from './combinations.js';
 import { ConfigError } from './errors.js';
 import { readEnvironment } from './env.js';
 import { readConfigFile } from './file.js';
@@ -75,16 +76,19 @@ export async function loadConfig(argv: string[], env: NodeJS.ProcessEnv, cwd: st
 
   const config: Record<string, unknown> = {};
   const sources: Record<string, ConfigSource> = {};
+  const where: Record<string, string> = {};
   for (const setting of ALL) {
     const found = resolveFrom(setting, layers, ctx);
     if (found !== undefined) {
       config[setting.name] = found.value;
       sources[setting.name] = found.source;
+      where[setting.name] = found.where;
     } else {
       config[setting.name] = resolveDefault(setting, ctx);
       sources[setting.name] = 'default';
     }
   }
+  checkCombinations(config as Config, sources as Record<SettingName, ConfigSource>, where);
   return {
     config: config as Config,
     app: (config.app as string | null) ?? undefined,

@@ -17,7 +17,7 @@ import {
   stringSetting,
   type SettingValue,
 } from './setting.js';
-import { atLeast, between, existingDirectory, modeMask, nonEmpty, parseMode, userOrId } from './validators.js';
+import { atLeast, between, eachNonEmpty, existingDirectory, modeMask, nonEmpty, parseMode, userOrId } from './validators.js';
 
 /** Gunicorn's caps: a request line longer than 8190 bytes is never accepted, nor more than 32768 fields. */
 export const MAX_REQUEST_LINE = 8190;
@@ -326,6 +326,73 @@ costs CPU, and a syntax error in a saved file shows up in the error log until it
 On a reload, tsgi starts this many new workers, waits until they are ready, then stops as many old
 ones, and repeats until every worker is new. 1 keeps the most capacity during the reload; a
 larger batch finishes sooner.`,
+  }),
+  listSetting({
+    name: 'reloadExtraFile',
+    section: 'Debugging',
+    cli: ['--reload-extra-file'],
+    meta: 'FILE',
+    default: [],
+    validate: eachNonEmpty,
+    help: 'With --reload, also reload when this file changes; repeat for several.',
+    desc: `
+For files outside the app's directory, or inside a directory that is never watched (such as
+\`node_modules\`): a config file, a linked package under development. A change to one always
+reloads, whatever \`reloadInclude\` and \`reloadExclude\` say. Relative paths are taken from the
+directory tsgi started in. In \`TSGI_RELOAD_EXTRA_FILE\`, separate files with commas.`,
+  }),
+  listSetting({
+    name: 'reloadInclude',
+    section: 'Debugging',
+    cli: ['--reload-include'],
+    meta: 'GLOB',
+    default: [],
+    validate: eachNonEmpty,
+    help: 'With --reload, only files matching one of these globs reload; repeat for several.',
+    desc: `
+Unset, any file in the app's directory reloads (except what is excluded). A pattern without \`/\` is
+matched against file and directory names at any depth (\`*.ts\`, \`*.{ts,json}\`); one with \`/\`
+against the path from the app's directory (\`src/**\`, \`views/*.html\`). A pattern naming a
+directory covers what is in it. Globs know \`*\`, \`?\`, \`**\`, \`{a,b}\` and \`[abc]\`; quote them
+so the shell does not expand them.`,
+  }),
+  listSetting({
+    name: 'reloadExclude',
+    section: 'Debugging',
+    cli: ['--reload-exclude'],
+    meta: 'GLOB',
+    default: [],
+    validate: eachNonEmpty,
+    help: 'With --reload, files matching one of these globs never reload; repeat for several.',
+    desc: `
+Patterns are written as for \`reloadInclude\`, and win over it. Always excluded, on top of these:
+\`node_modules\`, \`.git\`, \`dist\`, \`build\`, \`coverage\`, \`.tsgi*\`, and the files editors write while
+saving (\`*.swp\`, \`*.swx\`, \`*~\`, \`.#*\`, \`4913\`). Exclude what the app itself writes into its
+directory (logs, uploads, a SQLite database), or every write would restart the workers.`,
+  }),
+  boolSetting({
+    name: 'reloadPoll',
+    section: 'Debugging',
+    cli: ['--reload-poll'],
+    default: false,
+    help: 'With --reload, look for changes by polling instead of file system events.',
+    desc: `
+File system events do not cross some boundaries: Docker bind mounts from macOS or Windows hosts,
+network file systems, some VMs. Polling checks each watched file about every 100 ms, which costs CPU
+in a large tree; exclude what you can.`,
+  }),
+  floatSetting({
+    name: 'reloadDelay',
+    section: 'Debugging',
+    cli: ['--reload-delay'],
+    meta: 'SECONDS',
+    default: 0.1,
+    validate: atLeast(0),
+    help: 'With --reload, wait this long after the last change before reloading.',
+    desc: `
+Saving a file is often several writes (a temporary file, a rename, a permission change), and a
+formatter or \`git checkout\` touches many files at once; changes closer together than this make
+one reload. Raise it when a tool writes in slower bursts.`,
   }),
   boolSetting({
     name: 'checkConfig',

@@ -23,6 +23,10 @@ export function nonEmpty(value: string | null): void {
   if (value === '') throw new ConfigError('expected a non-empty string, got ""');
 }
 
+export function eachNonEmpty(values: readonly string[]): void {
+  if (values.some((value) => value.trim() === '')) throw new ConfigError(`expected non-empty strings, got ${JSON.stringify(values)}`);
+}
+
 /** A directory that exists; relative paths are taken from the directory tsgi started in. */
 export function existingDirectory(value: string, ctx: SettingContext): void {
   const path = resolve(ctx.cwd, value);

@@ -49,6 +49,9 @@ export interface Engine {
   expire(now: number, limitMs: number): number;
 }
 
+/** On a graceful stop, how long a connection used a moment ago may still bring its next request. */
+export const IDLE_GRACE_MS = 1000;
+
 /** A bound socket handle sent by the master (a libuv TCP or Pipe handle). */
 export type ListenHandle = object;
 

@@ -15,13 +15,17 @@ import { STATUS_REASONS } from '../http/status.js';
 import { simpleResponse } from '../http/response.js';
 import { checkNodeRequest, checkNodeTrailers, clientErrorStatus } from './node-checks.js';
 import { checkTarget } from '../http/parser.js';
-import { listenOnHandle, type Engine, type EngineOptions, type InFlightRequest, type ListenHandle } from './engine.js';
+import { IDLE_GRACE_MS, listenOnHandle, type Engine, type EngineOptions, type InFlightRequest, type ListenHandle } from './engine.js';
 
 export class NodeEngine implements Engine {
   private readonly servers: http.Server[] = [];
   private readonly sockets = new Set<net.Socket>();
   /** Requests being answered. */
   readonly active = new Set<NodeTransport>();
+  /** Requests started per connection: a connection that has served none is not idle. */
+  private readonly served = new WeakMap<net.Socket, number>();
+  /** When each connection's last response ended. */
+  readonly finishedAt = new WeakMap<net.Socket, number>();
   draining = false;
   private drained: (() => void) | null = null;
 
@@ -82,6 +86,7 @@ export class NodeEngine implements Engine {
 
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse, expectContinue: boolean): void {
     const o = this.options;
+    this.served.set(req.socket, (this.served.get(req.socket) ?? 0) + 1);
     const refusal = checkNodeRequest(req, o.limits);
     if (refusal !== null) {
       refused.add(req.socket);
@@ -123,9 +128,23 @@ export class NodeEngine implements Engine {
     const done = new Promise<void>((resolve) => {
       this.drained = resolve;
     });
-    for (const server of this.servers) {
-      server.close();
-      server.closeIdleConnections();
+    for (const server of this.servers) server.close();
+    // As in the tsgi engine: idle keep-alive connections close now; a request in flight, or the
+    // first request of a connection just accepted, is answered with Connection: close.
+    const busy = new Set<net.Socket>();
+    for (const t of this.active) busy.add(t.socket);
+    const now = Date.now();
+    for (const socket of this.sockets) {
+      if (busy.has(socket) || (this.served.get(socket) ?? 0) === 0) continue;
+      const idle = now - (this.finishedAt.get(socket) ?? 0);
+      if (idle >= IDLE_GRACE_MS) {
+        socket.destroySoon();
+      } else {
+        setTimeout(() => {
+          for (const t of this.active) if (t.socket === socket) return;
+          socket.destroySoon();
+        }, IDLE_GRACE_MS - idle).unref();
+      }
     }
     if (this.sockets.size === 0) this.drained!();
     return done;
@@ -168,6 +187,10 @@ class NodeTransport implements Transport, BodySource {
       engine.active.delete(this);
       if (!res.writableFinished) this.input?.fail(new Error('the client disconnected'));
     });
+  }
+
+  get socket(): net.Socket {
+    return this.req.socket;
   }
 
   current(now: number): InFlightRequest {
@@ -271,6 +294,7 @@ class NodeTransport implements Transport, BodySource {
     if (this.closed) return;
     this.res.end();
     this.engine.active.delete(this);
+    this.engine.finishedAt.set(this.req.socket, Date.now());
     const done = this.engine.options.onRequestDone;
     if (done !== undefined) done(this.environ, this.status);
     // Node would keep a connection whose body fell short of its Content-Length; the next

@@ -15,7 +15,7 @@ import { Cycle, type Transport } from '../gateway/cycle.js';
 import type { CheckedResponse } from '../gateway/app-headers.js';
 import type { Chunk, Environ } from '../gateway/types.js';
 import type { HttpParseError } from '../errors.js';
-import { listenOnHandle, type Engine, type EngineOptions, type InFlightRequest, type ListenHandle } from './engine.js';
+import { IDLE_GRACE_MS, listenOnHandle, type Engine, type EngineOptions, type InFlightRequest, type ListenHandle } from './engine.js';
 
 /** Bytes a connection may hold unparsed (pipelined requests, unread body) before reading stops. */
 const READ_HIGH_WATER = 256 * 1024;
@@ -23,6 +23,7 @@ const READ_HIGH_WATER = 256 * 1024;
 const DISCARD_LIMIT = 1024 * 1024;
 
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
+
 
 export class TsgiEngine implements Engine {
   private readonly servers: net.Server[] = [];
@@ -108,6 +109,9 @@ class Connection implements Transport, BodySource {
   private headWritten = false;
   private framing = FRAME_NONE as number;
   private versionMinor: 0 | 1 = 1;
+  /** Requests started on this connection. */
+  private served = 0;
+  private finishedAt = 0;
   /** The request being answered, for heartbeats and --request-timeout. */
   private method = '';
   private target = '';
@@ -215,6 +219,7 @@ class Connection implements Transport, BodySource {
 
   private startRequest(): void {
     const h = this.parser.head!;
+    this.served++;
     this.socket.setTimeout(0);
     this.inFlight = true;
     this.method = h.method;
@@ -355,6 +360,7 @@ class Connection implements Transport, BodySource {
     }
     this.inFlight = false;
     this.headWritten = false;
+    this.finishedAt = Date.now();
     const done = this.engine.options.onRequestDone;
     if (done !== undefined) done(this.environ, this.status);
     this.environ = null;
@@ -371,7 +377,7 @@ class Connection implements Transport, BodySource {
       this.discarded = input.queued;
       this.input = null;
     }
-    this.socket.setTimeout(this.engine.options.keepalive * 1000);
+    this.socket.setTimeout(this.engine.draining ? IDLE_GRACE_MS : this.engine.options.keepalive * 1000);
     this.pump();
   }
 
@@ -417,10 +423,27 @@ class Connection implements Transport, BodySource {
 
   // ---- closing -------------------------------------------------------------------------------
 
-  /** Graceful stop: idle now, busy after the current response (which says Connection: close). */
+  /**
+   * Graceful stop: a connection idle between requests closes now; one with a request in flight
+   * closes after its response (which says Connection: close). A connection that was accepted
+   * but has not finished sending its first request gets that request answered, the same way:
+   * the client has done nothing wrong, and closing it now would fail a request that is on the way.
+   */
   drain(): void {
-    if (!this.inFlight) this.close();
-    else this.keepAlive = false;
+    if (this.inFlight || this.served === 0 || this.parser.buffered > 0) {
+      this.keepAlive = false;
+      return;
+    }
+    // A client under load reuses its connection within milliseconds; closing it at that moment
+    // races its next request (RFC 9112 §9.3.1 lets it retry, but it is a failure it sees).
+    // Recently used connections get until IDLE_GRACE_MS to send it, answered with close.
+    const idle = Date.now() - this.finishedAt;
+    if (idle >= IDLE_GRACE_MS) {
+      this.close();
+    } else {
+      this.keepAlive = false;
+      this.socket.setTimeout(IDLE_GRACE_MS - idle);
+    }
   }
 
   private close(): void {

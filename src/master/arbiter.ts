@@ -510,6 +510,7 @@ export class Arbiter {
       return;
     }
     if (was === 'booting' && !record.aborted && (code === EXIT_APP_LOAD_ERROR || code === EXIT_BOOT_ERROR)) {
+      this.log.info(`Worker (pid: ${record.pid}) exited with code ${code} while booting`);
       this.bootFailed(record, code);
       return;
     }

@@ -35,8 +35,8 @@ let typeScriptEnabled: Promise<void> | undefined;
  *
  * Both of tsx's hooks are needed. The ES module hooks alone cannot load a `.ts` file that belongs
  * to a CommonJS package (no `"type": "module"`): Node hands it to its CommonJS loader, which on
- * Node 20.19+ fails with ERR_REQUIRE_CYCLE_MODULE. tsx's `register()` is cheap to call twice, but
- * the compiler it loads costs about 100 ms, so JavaScript apps never call this.
+ * Node 20.19+ fails with ERR_REQUIRE_CYCLE_MODULE. Registering again under `node --import tsx`
+ * does no harm. Loading the compiler costs about 100 ms, so JavaScript apps never call this.
  */
 export function enableTypeScript(): Promise<void> {
   typeScriptEnabled ??= (async () => {
