@@ -311,8 +311,11 @@ Process titles read \`tsgi: master [NAME]\` and \`tsgi: worker [NAME]\`. Unset, 
     default: false,
     help: 'Restart workers when the app source changes (development only).',
     desc: `
-Watches the files the app imported and restarts workers when one changes. For development only: it
-costs CPU, and a syntax error in a saved file shows up in the error log until it is fixed.`,
+Watches the app's directory tree (narrowed by \`reloadInclude\`/\`reloadExclude\`, plus
+\`reloadExtraFile\`) and, when a file changes, replaces the workers as HUP does: new workers load
+the new code and only then do the old ones stop, so requests in flight finish. A save that does not
+load leaves the old workers serving and logs why; if nothing has loaded yet, workers answer 500 with
+the error until a save fixes it. For development only: the error page shows paths and source.`,
   }),
   intSetting({
     name: 'reloadBatch',

@@ -25,6 +25,9 @@ import {
   type WorkerMessage,
 } from '../worker/messages.js';
 import type { InFlightRequest } from '../engines/engine.js';
+import { Reloader } from './reloader.js';
+import { parseAppSpec, resolveModulePath } from '../worker/load-app.js';
+import { dirname, relative } from 'node:path';
 
 const WORKER_ENTRY = fileURLToPath(new URL('../worker/main.js', import.meta.url));
 const BIN = fileURLToPath(new URL('../../bin/tsgi.js', import.meta.url));
@@ -98,6 +101,7 @@ export class Arbiter {
   private exitCode = 0;
   private upgrade: ChildProcess | null = null;
   private pidfile: string | null = null;
+  private reloader: Reloader | null = null;
   readonly server: ServerInfo;
 
   constructor(private readonly options: ArbiterOptions) {
@@ -145,6 +149,7 @@ export class Arbiter {
     cluster.on('message', (worker, msg: WorkerMessage) => this.onWorkerMessage(worker, msg));
     cluster.on('exit', (worker, code, signal) => this.onWorkerExit(worker, code, signal));
     this.manageWorkers();
+    if (config.reload) await this.watch();
 
     while (!this.finished()) {
       await this.sleep();
@@ -154,11 +159,39 @@ export class Arbiter {
         this.manageWorkers();
       }
     }
+    await this.reloader?.close();
     if (this.upgrade === null || this.upgrade.exitCode !== null) closeAll(this.sockets);
     await runHook(this.config, 'onExit', this.log, this.server);
     if (this.pidfile !== null) removePidfile(this.pidfile);
     this.log.info('Shutting down: Master');
     return this.exitCode;
+  }
+
+  /** --reload: one watcher, here in the master; a change is a reload like HUP. */
+  private async watch(): Promise<void> {
+    const config = this.config;
+    let root = process.cwd();
+    try {
+      root = dirname(resolveModulePath(parseAppSpec(this.options.app).module, process.cwd()));
+    } catch {
+      // The app cannot be found yet; watch the working directory so that creating it is seen.
+    }
+    this.reloader = new Reloader(
+      {
+        root,
+        extraFiles: config.reloadExtraFile,
+        include: config.reloadInclude,
+        exclude: config.reloadExclude,
+        poll: config.reloadPoll,
+        debounceMs: config.reloadDelay * 1000,
+        log: this.log,
+      },
+      (changed) => {
+        const names = changed.slice(0, 3).map((p) => relative(process.cwd(), p)).join(', ');
+        this.reload(`${names}${changed.length > 3 ? ` and ${changed.length - 3} more` : ''} changed`);
+      },
+    );
+    await this.reloader.start();
   }
 
   // ---- the loop ------------------------------------------------------------------------------
@@ -553,14 +586,18 @@ export class Arbiter {
     return false;
   }
 
-  /** The new generation cannot boot: the workers still running keep serving, as they are. */
+  /**
+   * The new generation cannot boot: the workers running keep serving, as they are. Its other
+   * booting workers are stopped; one still booting from an earlier reload goes on, and once ready
+   * it takes the place of the oldest worker as usual.
+   */
   private abortReload(why: string): void {
     let kept = 0;
     for (const r of this.workers.values()) {
       if (r.replace !== null && r.state === 'ready') {
         r.replace = null;
         kept++;
-      } else if (r.state === 'booting') {
+      } else if (r.state === 'booting' && r.generation === this.generation) {
         this.retire(r, false);
       }
     }

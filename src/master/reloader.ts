@@ -97,7 +97,7 @@ export class Reloader {
     this.stopWaitingForReady = null;
     if (this.closed) return;
     const extra = this.extraFiles.size === 0 ? '' : ` and ${this.extraFiles.size} extra file(s)`;
-    log.info(`Reloader watching ${this.root}${extra}${poll ? ' (polling)' : ''}`);
+    log.info(`Watching ${this.root}${extra} for changes${poll ? ' (polling)' : ''}`);
   }
 
   /** Stops watching; a burst still being collected is dropped. */
