@@ -77,6 +77,13 @@ describe('tsgi command', () => {
     expect(Date.now() - started).toBeLessThan(4000);
   });
 
+  it('loads the app relative to --chdir', async () => {
+    const server = await startTsgi({ args: ['--chdir', 'examples', 'hello:app'] });
+    const { responses } = await rawRequest(server.port, 'GET / HTTP/1.1\r\nHost: t\r\n\r\n', { responses: 1 });
+    expect(responses[0]!.body.toString()).toBe('Hello, World!');
+    await server.stop();
+  });
+
   it('stops quickly on INT', async () => {
     const server = await startTsgi({ args: ['--workers', '2', 'examples/hello:app'] });
     const stopped = await server.stop('SIGINT');
