@@ -31,7 +31,7 @@ class Worker {
   private timers: NodeJS.Timeout[] = [];
   private requests = 0;
   private lastBeat = 0;
-  private startedSinceBeat = 0;
+  private beatArmed = false;
   private readonly maxRequests: number;
   private recycleAsked = false;
   private readonly info: WorkerInfo;
@@ -98,7 +98,7 @@ class Worker {
   /**
    * Per-request work the worker adds around the app, only when configured: the preRequest hook,
    * and an early heartbeat so that a request which blocks the event loop right away is still
-   * named in the master's timeout message (at most one extra message per 10 ms under load).
+   * named in the master's timeout message.
    */
   private wrapApp(app: App): App {
     const pre = this.config.preRequest !== null;
@@ -106,9 +106,13 @@ class Worker {
     if (!pre && !beat) return app;
     return (environ, startResponse) => {
       if (beat) {
-        // The first request after each heartbeat, or any 10 ms later, is reported at once.
+        // The first request after each periodic heartbeat, and any request 100 ms after the last
+        // report, is reported at once: a few messages a second at most, whatever the load.
         const now = Date.now();
-        if ((this.startedSinceBeat++ === 0 || now - this.lastBeat > 10) && this.engine !== null) this.heartbeat(this.engine, now);
+        if ((this.beatArmed || now - this.lastBeat > 100) && this.engine !== null) {
+          this.beatArmed = false;
+          this.heartbeat(this.engine, now);
+        }
       }
       if (pre) runHookSync(this.config, 'preRequest', this.log, this.info, environ);
       return app(environ, startResponse);
@@ -151,8 +155,12 @@ class Worker {
     this.send({ type: 'ready', broken: this.broken });
     const config = this.config;
     if (config.timeout > 0) {
-      this.every(Math.min(1000, (config.timeout * 1000) / 4), () => this.heartbeat(engine));
+      this.every(Math.min(1000, (config.timeout * 1000) / 4), () => {
+        this.heartbeat(engine);
+        this.beatArmed = true;
+      });
       this.heartbeat(engine);
+      this.beatArmed = true;
     }
     if (config.requestTimeout > 0) {
       const limit = config.requestTimeout * 1000;
@@ -163,7 +171,6 @@ class Worker {
   /** Sent from the event loop: a loop blocked by synchronous work goes silent. */
   private heartbeat(engine: Engine, now = Date.now()): void {
     this.lastBeat = now;
-    this.startedSinceBeat = 0;
     this.send({ type: 'heartbeat', rss: process.memoryUsage.rss(), requests: this.requests, serving: engine.inFlight(now).slice(0, 5) });
   }
 
