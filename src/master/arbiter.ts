@@ -483,6 +483,11 @@ export class Arbiter {
     const record = this.workers.get(worker.id);
     if (record === undefined || typeof msg !== 'object' || msg === null) return;
     record.lastHeartbeat = Date.now();
+    if (record.state === 'draining' && (msg.type === 'booted' || msg.type === 'ready')) {
+      // Told to stop while it was still starting: tell it again now that it is listening.
+      this.sendTo(worker, { type: 'stop', graceful: this.stopping !== 'quick' });
+      return;
+    }
     switch (msg.type) {
       case 'booted':
         this.sockets.forEach((s, index) => this.sendTo(worker, { type: 'listen', index, total: this.sockets.length }, s.handle));

@@ -48,6 +48,9 @@ export const ALWAYS_EXCLUDED: readonly string[] = [
   '4913',
 ];
 
+/** chokidar's default polling interval; polling stats every watched file this often. */
+const POLL_INTERVAL_MS = 100;
+
 export class Reloader {
   private readonly root: string;
   private readonly extraFiles: ReadonlySet<string>;
@@ -81,7 +84,7 @@ export class Reloader {
       ignoreInitial: true,
       usePolling: poll,
       // chokidar's defaults; polling stats every watched file this often.
-      interval: 100,
+      interval: POLL_INTERVAL_MS,
       binaryInterval: 300,
       ignored: (path: string, stats?: Stats) => this.ignored(path, stats),
     });
@@ -95,6 +98,9 @@ export class Reloader {
       watcher.once('ready', ready);
     });
     this.stopWaitingForReady = null;
+    // A polled file's first stat is its baseline; chokidar takes it after 'ready', so a change
+    // made before it would go unseen. Wait for the baseline before saying changes are watched.
+    if (poll && !this.closed) await new Promise((r) => setTimeout(r, 3 * POLL_INTERVAL_MS));
     if (this.closed) return;
     const extra = this.extraFiles.size === 0 ? '' : ` and ${this.extraFiles.size} extra file(s)`;
     log.info(`Watching ${this.root}${extra} for changes${poll ? ' (polling)' : ''}`);

@@ -10,7 +10,7 @@
  * Each failure is its own error with a one-line message saying exactly what went wrong.
  */
 import { spawnSync } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { extname, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { TsgiError } from '../errors.js';
@@ -410,9 +410,14 @@ function stackLocation(error: Error): string | undefined {
  */
 function locateSyntaxError(modulePath: string): string | undefined {
   if (!['.js', '.mjs', '.cjs'].includes(extname(modulePath))) return undefined;
-  const check = spawnSync(process.execPath, ['--check', modulePath], { encoding: 'utf8', timeout: 5000 });
+  // A plain `node --check file.js` reads a file outside a "type": "module" package as CommonJS
+  // and, on Node 20, passes ES module syntax errors; checking the source as a module does not.
+  const check =
+    extname(modulePath) === '.cjs'
+      ? spawnSync(process.execPath, ['--check', modulePath], { encoding: 'utf8', timeout: 5000 })
+      : spawnSync(process.execPath, ['--input-type=module', '--check'], { input: readFileSync(modulePath), encoding: 'utf8', timeout: 5000 });
   if (check.status === 0) return `in a module imported by ${modulePath}; Node does not say which, run node --check on them`;
-  const at = /^(.+:\d+)$/m.exec(check.stderr ?? '')?.[1];
+  const at = /^(.+:\d+)$/m.exec(check.stderr ?? '')?.[1]?.replace(/^\[stdin\]/, modulePath);
   return at === undefined ? undefined : `at ${at}`;
 }
 

@@ -47,8 +47,8 @@ class Worker {
     this.info = { id: cluster.worker!.id, pid: process.pid, age: boot.age, generation: boot.generation };
   }
 
-  async start(): Promise<void> {
-    process.on('message', (msg: MasterMessage, handle?: ListenHandle) => this.onMessage(msg, handle));
+  async start(early: EarlyMessages): Promise<void> {
+    early.deliverTo((msg, handle) => this.onMessage(msg, handle));
     process.on('SIGTERM', () => void this.stop(true));
     process.on('SIGINT', () => void this.interrupt());
     process.on('SIGQUIT', () => void this.interrupt());
@@ -242,7 +242,30 @@ function errorStream(log: Logger): ErrorStream {
   };
 }
 
+/**
+ * Messages from the master can arrive while the worker is still reading its configuration; they
+ * are held here from the first line of main() until the worker can act on them.
+ */
+class EarlyMessages {
+  private held: [MasterMessage, ListenHandle | undefined][] = [];
+  private handler: ((msg: MasterMessage, handle?: ListenHandle) => void) | null = null;
+
+  constructor() {
+    process.on('message', (msg: MasterMessage, handle?: ListenHandle) => {
+      if (this.handler !== null) this.handler(msg, handle);
+      else this.held.push([msg, handle]);
+    });
+  }
+
+  deliverTo(handler: (msg: MasterMessage, handle?: ListenHandle) => void): void {
+    this.handler = handler;
+    for (const [msg, handle] of this.held) handler(msg, handle);
+    this.held = [];
+  }
+}
+
 async function main(): Promise<void> {
+  const early = new EarlyMessages();
   const raw = process.env[WORKER_ENV];
   if (raw === undefined || !cluster.isWorker) {
     process.stderr.write('tsgi: this module is the worker entry point; start tsgi with the tsgi command\n');
@@ -264,7 +287,7 @@ async function main(): Promise<void> {
     role: 'worker',
     workerId: cluster.worker!.id,
   });
-  await new Worker(boot, config, log, () => destination.reopen()).start();
+  await new Worker(boot, config, log, () => destination.reopen()).start(early);
 }
 
 void main();

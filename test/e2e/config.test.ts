@@ -6,22 +6,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTsgi, stopAll, BIN, ROOT, type RunningServer } from '../helpers/server.js';
 import { rawRequest } from '../helpers/raw.js';
+import { until as waitUntil } from '../helpers/wait.js';
+
+const until = (check: () => boolean, what: string, server: RunningServer, timeoutMs = 10_000): Promise<void> => waitUntil(check, what, { timeoutMs, server });
 
 afterAll(stopAll);
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function runCli(args: string[], env: Record<string, string> = {}): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 20_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-async function until(check: () => boolean, what: string, server: RunningServer, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}:\n${server.output()}`);
-    await sleep(50);
-  }
 }
 
 describe('configuration', () => {

@@ -8,10 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTsgi, stopAll, ROOT, type RunningServer } from '../helpers/server.js';
 import { rawRequest } from '../helpers/raw.js';
+import { sleep } from '../helpers/wait.js';
 
 afterAll(stopAll);
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function appSource(text: string): string {
   return `export const app = (environ, startResponse) => {\n  startResponse('200 OK', [['Content-Type', 'text/plain']]);\n  return [${JSON.stringify(text)}];\n};\n`;
@@ -55,8 +55,8 @@ describe('--reload', () => {
     writeFileSync(join(dir, 'app.js'), "export const app = (environ, startResponse) => {\n  startResponse('200 OK', [];\n};\n");
     await server.waitFor(/Reload failed/, 10_000);
     // The error names the file and what is wrong, once.
-    expect(server.output()).toMatch(/app\.js/);
-    expect(server.output()).toMatch(/SyntaxError/);
+    expect(server.output()).toMatch(/app\.js:2/);
+    expect(server.output()).toMatch(/SyntaxError: missing \) after argument list/);
     for (let i = 0; i < 3; i++) expect(await get(server.port)).toEqual({ status: 200, body: 'v2' });
 
     writeFileSync(join(dir, 'app.js'), appSource('v3'));

@@ -9,6 +9,9 @@ import { join } from 'node:path';
 import { startTsgi, stopAll, ROOT, type RunningServer } from '../helpers/server.js';
 import { rawRequest } from '../helpers/raw.js';
 import { startLoad } from '../helpers/load.js';
+import { count, sleep, until as waitUntil } from '../helpers/wait.js';
+
+const until = (check: () => boolean, timeoutMs: number, what: string, server?: RunningServer): Promise<void> => waitUntil(check, what, { timeoutMs, server });
 
 const extraPids = new Set<number>();
 afterAll(async () => {
@@ -23,7 +26,6 @@ afterAll(async () => {
 });
 
 const APP = join(ROOT, 'test/fixtures/apps/supervise.js');
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function get(port: number, path = '/'): Promise<{ status: number; body: string }> {
   const { responses } = await rawRequest(port, `GET ${path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n`, { timeoutMs: 10_000 });
@@ -36,18 +38,6 @@ function livePids(server: RunningServer): Set<string> {
   const booted = [...out.matchAll(/Booting worker with pid: (\d+)/g)].map((m) => m[1]!);
   const gone = new Set([...out.matchAll(/Worker exiting \(pid: (\d+)\)|Worker \(pid: (\d+)\) exited/g)].map((m) => m[1] ?? m[2]!));
   return new Set(booted.filter((p) => !gone.has(p)));
-}
-
-async function until(check: () => boolean, timeoutMs: number, what: string, server?: RunningServer): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${server ? `:\n${server.output()}` : ''}`);
-    await sleep(50);
-  }
-}
-
-function count(server: RunningServer, re: RegExp): number {
-  return (server.output().match(new RegExp(re.source, 'g')) ?? []).length;
 }
 
 describe('supervision', () => {
