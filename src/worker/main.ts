@@ -55,6 +55,9 @@ class Worker {
     // Node starts its inspector on SIGUSR1 unless the signal has a handler; log reopening comes
     // from the master over IPC instead, so the signal is only absorbed here.
     process.on('SIGUSR1', () => {});
+    // These are the master's signals. A worker that got one too (pkill, a closing terminal) must
+    // not die of the default action (SIGHUP/SIGUSR2 terminate, SIGTTIN/SIGTTOU stop the process).
+    for (const sig of ['SIGHUP', 'SIGUSR2', 'SIGTTIN', 'SIGTTOU'] as const) process.on(sig, () => {});
     process.title = `tsgi: worker [${this.config.name ?? this.boot.app}]`;
     await runHook(this.config, 'postFork', this.log, null, this.info);
     try {

@@ -101,6 +101,17 @@ describe('supervision', () => {
     await server.stop();
   });
 
+  it('workers shrug off the master\'s signals when they get them too (pkill, a closing terminal)', async () => {
+    const server = await startTsgi({ args: ['--workers', '1', APP] });
+    const pid = Number((await get(server.port)).body.split(' ')[1]);
+    for (const sig of ['SIGHUP', 'SIGUSR2', 'SIGTTIN', 'SIGTTOU'] as const) process.kill(pid, sig);
+    await sleep(300);
+    const after = await get(server.port);
+    expect(after.body.split(' ')[1]).toBe(String(pid));
+    expect(readFileSync(`/proc/${pid}/status`, 'utf8')).toMatch(/State:\s+S/);
+    await server.stop();
+  });
+
   it('replaces a SIGKILLed worker within a second', async () => {
     const server = await startTsgi({ args: ['--workers', '1', APP] });
     const pid = Number((await get(server.port)).body.split(' ')[1]);
