@@ -3,7 +3,7 @@
  * --check-config, or starts the master.
  */
 import { loadConfig, formatConfig, CliExit, type Config } from './config/index.js';
-import { createLogger } from './log.js';
+import { createLogger, reopen } from './log.js';
 import { Arbiter } from './master/arbiter.js';
 import { loadApp } from './worker/load-app.js';
 import { EXIT_APP_LOAD_ERROR } from './worker/lifecycle.js';
@@ -49,7 +49,7 @@ export async function main(argv: string[]): Promise<void> {
       startCwd,
       umaskSet: sources.umask !== 'default',
       log,
-      reopenLogs: () => destination.reopen(),
+      reopenLogs: () => reopen(config.errorLog, destination),
     });
     const code = await arbiter.run();
     process.exit(code);

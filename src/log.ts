@@ -44,3 +44,12 @@ export function createLogger(opts: LogOptions): { log: Logger; destination: Retu
     : destination;
   return { log: pino({ level, base }, stream), destination };
 }
+
+/**
+ * USR1: a log file renamed by logrotate is reopened under its name. Standard error has no name
+ * to reopen; there is nothing to do for it.
+ */
+export function reopen(errorLog: string, destination: { reopen(): void }): void {
+  if (errorLog === '-') return;
+  destination.reopen();
+}

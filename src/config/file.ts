@@ -1,6 +1,6 @@
 /**
  * Settings from a config file (`-c/--config`). A `.json` file holds one object; a JavaScript file
- * (`.js`, `.mjs`, `.cjs`, and TypeScript when tsgi runs under tsx) provides a default export or
+ * (`.js`, `.mjs`, `.cjs`, or TypeScript `.ts`/`.mts`/`.cts`) provides a default export or
  * named exports. Keys are setting names; a key that is not one is an error, so a typo is never
  * silently ignored.
  */
@@ -8,6 +8,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { extname } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { enableTypeScript, isTypeScript } from '../worker/load-app.js';
 import { closestName } from './closest.js';
 import { ConfigError } from './errors.js';
 import { SETTINGS, type SettingName } from './settings.js';
@@ -63,6 +64,8 @@ async function importModule(path: string, label: string): Promise<Record<string,
   let namespace: Record<string, unknown>;
   delete requireCache[path];
   try {
+    // A TypeScript config file loads the way a TypeScript app does.
+    if (isTypeScript(path)) await enableTypeScript();
     namespace = (await import(`${pathToFileURL(path).href}?generation=${++generation}`)) as Record<string, unknown>;
   } catch (error) {
     throw new ConfigError(`could not be loaded: ${firstLine(error)}`, { source: label }, { cause: error });

@@ -162,8 +162,9 @@ with a 502.`,
     validate: atLeast(0),
     help: 'Longest time a request may take, from its first byte to the end of the response (0 = no limit).',
     desc: `
-A request still running after this many seconds gets a 503 if nothing has been sent yet, and its
-connection is closed. Unlike \`timeout\`, this covers time spent awaiting I/O.`,
+A request still running after this many seconds gets a 504 if nothing has been sent yet; otherwise
+its connection is aborted. The worker goes on serving everyone else. Unlike \`timeout\`, this covers
+time spent awaiting I/O.`,
   }),
   intSetting({
     name: 'maxRequests',
@@ -173,8 +174,8 @@ connection is closed. Unlike \`timeout\`, this covers time spent awaiting I/O.`,
     validate: atLeast(0),
     help: 'Restart a worker after it has served this many requests (0 = never).',
     desc: `
-A simple way to contain memory leaks: a worker finishes its current requests, exits, and the master
-starts a fresh one. Combine with \`maxRequestsJitter\` so workers do not all restart at once.`,
+A simple way to contain memory leaks: the master starts a fresh worker, and once it is ready the old
+one finishes its current requests and exits (a rolling replacement, \`reloadBatch\` at a time). Combine with \`maxRequestsJitter\` so workers do not all restart at once.`,
   }),
   intSetting({
     name: 'maxRequestsJitter',
@@ -263,8 +264,9 @@ is not affected.`,
     validate: nonEmpty,
     help: "Write one line per request to this file ('-' = stdout); off by default.",
     desc: `
-Off unless set, as in Gunicorn. \`-\` writes to standard output. Files are opened for appending and
-reopened on SIGUSR1, for log rotation.`,
+Off unless set, as in Gunicorn. \`-\` writes to standard output. Each worker appends lines in the
+"combined" format (\`REMOTE_ADDR - - [time] "METHOD RAW_URI PROTOCOL" STATUS - "Referer"
+"User-Agent"\`), buffered and written in batches; files are reopened on SIGUSR1, for log rotation.`,
   }),
   stringSetting({
     name: 'errorLog',
@@ -402,7 +404,7 @@ one reload. Raise it when a tool writes in slower bursts.`,
     section: 'Debugging',
     cli: ['--check-config'],
     default: false,
-    help: 'Check the configuration and that the app loads, then exit (0 = fine, 1 = not).',
+    help: 'Check the configuration and that the app loads, then exit (0 = fine, 2 = bad configuration, 4 = the app does not load).',
     desc: `
 Useful before a reload in production: run \`tsgi --check-config\` with the same arguments first.`,
   }),
@@ -485,7 +487,7 @@ It decides the permissions of \`unix:\` sockets, so it controls who may connect 
     arity: 1,
     help: 'Called just before the master binds its sockets: onStarting(server).',
     desc: `
-Runs in the master process and may be async (tsgi awaits it). A hook that throws is logged with
+Runs in the master process; may be async, and tsgi awaits it before going on. A hook that throws is logged with
 its name and does not stop the server. Config file only; docs/hooks.md describes the arguments.`,
   }),
   hookSetting({
@@ -494,7 +496,7 @@ its name and does not stop the server. Config file only; docs/hooks.md describes
     arity: 1,
     help: 'Called when a reload (HUP or a file change) starts, after the configuration was re-read: onReload(server).',
     desc: `
-Runs in the master process and may be async (tsgi awaits it). A hook that throws is logged with
+Runs in the master process; may be async, and tsgi awaits it before going on. A hook that throws is logged with
 its name and does not stop the server. Config file only; docs/hooks.md describes the arguments.`,
   }),
   hookSetting({
@@ -503,25 +505,25 @@ its name and does not stop the server. Config file only; docs/hooks.md describes
     arity: 1,
     help: 'Called once the first generation of workers is ready: whenReady(server).',
     desc: `
-Runs in the master process and may be async (tsgi awaits it). A hook that throws is logged with
+Runs in the master process; it is not awaited (a returned promise runs on its own). A hook that throws is logged with
 its name and does not stop the server. Config file only; docs/hooks.md describes the arguments.`,
   }),
   hookSetting({
     name: 'preFork',
     section: 'Server Hooks',
     arity: 2,
-    help: 'Called just before a worker is forked: preFork(server, worker).',
+    help: 'Called just before a worker is forked: preFork(server, { age, generation }).',
     desc: `
-Runs in the master process and may be async (tsgi awaits it). A hook that throws is logged with
+Runs in the master process; it is not awaited (a returned promise runs on its own). A hook that throws is logged with
 its name and does not stop the server. Config file only; docs/hooks.md describes the arguments.`,
   }),
   hookSetting({
     name: 'postFork',
     section: 'Server Hooks',
     arity: 2,
-    help: 'Called in the new worker, before it loads the app: postFork(server, worker).',
+    help: 'Called in the new worker, before it loads the app: postFork(null, worker).',
     desc: `
-Runs in the worker process and may be async (tsgi awaits it). A hook that throws is logged with
+Runs in the worker process; may be async, and tsgi awaits it before going on. A hook that throws is logged with
 its name and does not stop the server. Config file only; docs/hooks.md describes the arguments.`,
   }),
   hookSetting({
@@ -530,7 +532,7 @@ its name and does not stop the server. Config file only; docs/hooks.md describes
     arity: 1,
     help: 'Called in the worker, after the app is loaded and before it takes traffic: postWorkerInit(worker).',
     desc: `
-Runs in the worker process and may be async (tsgi awaits it). A hook that throws is logged with
+Runs in the worker process; may be async, and tsgi awaits it before going on. A hook that throws is logged with
 its name and does not stop the server. Config file only; docs/hooks.md describes the arguments.`,
   }),
   hookSetting({
@@ -539,7 +541,7 @@ its name and does not stop the server. Config file only; docs/hooks.md describes
     arity: 1,
     help: 'Called in the worker when it receives INT or QUIT: workerInt(worker).',
     desc: `
-Runs in the worker process and may be async (tsgi awaits it). A hook that throws is logged with
+Runs in the worker process; may be async, and tsgi awaits it before going on. A hook that throws is logged with
 its name and does not stop the server. Config file only; docs/hooks.md describes the arguments.`,
   }),
   hookSetting({
@@ -548,7 +550,7 @@ its name and does not stop the server. Config file only; docs/hooks.md describes
     arity: 1,
     help: "Called in the master when it aborts a worker that missed its heartbeat (that worker's event loop is blocked, so unlike Gunicorn the hook cannot run inside it): workerAbort(worker).",
     desc: `
-Runs in the master process and may be async (tsgi awaits it). A hook that throws is logged with
+Runs in the master process; it is not awaited (a returned promise runs on its own). A hook that throws is logged with
 its name and does not stop the server. Config file only; docs/hooks.md describes the arguments.`,
   }),
   hookSetting({
@@ -557,7 +559,7 @@ its name and does not stop the server. Config file only; docs/hooks.md describes
     arity: 2,
     help: 'Called in the worker before the app is called for a request: preRequest(worker, environ).',
     desc: `
-Runs in the worker process and may be async (tsgi awaits it). A hook that throws is logged with
+Runs in the worker process for every request; it is not awaited (a returned promise runs on its own). A hook that throws is logged with
 its name and does not stop the server. Config file only; docs/hooks.md describes the arguments.`,
   }),
   hookSetting({
@@ -566,7 +568,7 @@ its name and does not stop the server. Config file only; docs/hooks.md describes
     arity: 3,
     help: 'Called in the worker after a response is complete: postRequest(worker, environ, status).',
     desc: `
-Runs in the worker process and may be async (tsgi awaits it). A hook that throws is logged with
+Runs in the worker process for every request; it is not awaited (a returned promise runs on its own). A hook that throws is logged with
 its name and does not stop the server. Config file only; docs/hooks.md describes the arguments.`,
   }),
   hookSetting({
@@ -575,16 +577,16 @@ its name and does not stop the server. Config file only; docs/hooks.md describes
     arity: 2,
     help: 'Called in the master after a worker has exited: childExit(server, worker).',
     desc: `
-Runs in the master process and may be async (tsgi awaits it). A hook that throws is logged with
+Runs in the master process; it is not awaited (a returned promise runs on its own). A hook that throws is logged with
 its name and does not stop the server. Config file only; docs/hooks.md describes the arguments.`,
   }),
   hookSetting({
     name: 'workerExit',
     section: 'Server Hooks',
     arity: 2,
-    help: 'Called in the worker just before it exits: workerExit(server, worker).',
+    help: 'Called in the worker just before it exits: workerExit(null, worker).',
     desc: `
-Runs in the worker process and may be async (tsgi awaits it). A hook that throws is logged with
+Runs in the worker process; may be async, and tsgi awaits it before going on. A hook that throws is logged with
 its name and does not stop the server. Config file only; docs/hooks.md describes the arguments.`,
   }),
   hookSetting({
@@ -593,7 +595,7 @@ its name and does not stop the server. Config file only; docs/hooks.md describes
     arity: 3,
     help: 'Called when the number of workers changes (TTIN/TTOU, reload): nworkersChanged(server, newValue, oldValue).',
     desc: `
-Runs in the master process and may be async (tsgi awaits it). A hook that throws is logged with
+Runs in the master process; it is not awaited (a returned promise runs on its own). A hook that throws is logged with
 its name and does not stop the server. Config file only; docs/hooks.md describes the arguments.`,
   }),
   hookSetting({
@@ -602,7 +604,7 @@ its name and does not stop the server. Config file only; docs/hooks.md describes
     arity: 1,
     help: 'Called just before the master exits: onExit(server).',
     desc: `
-Runs in the master process and may be async (tsgi awaits it). A hook that throws is logged with
+Runs in the master process; may be async, and tsgi awaits it before going on. A hook that throws is logged with
 its name and does not stop the server. Config file only; docs/hooks.md describes the arguments.`,
   }),
 ] as const;

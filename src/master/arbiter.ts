@@ -57,6 +57,8 @@ interface WorkerRecord {
   replace: string | null;
   /** It serves the load-error page (--reload with broken code). */
   broken: boolean;
+  /** When it was told to stop (0 while serving). */
+  retiredAt: number;
   aborted: boolean;
   serving: InFlightRequest[];
 }
@@ -136,14 +138,15 @@ export class Arbiter {
     process.title = `tsgi: master [${config.name ?? this.options.app}]`;
     await runHook(config, 'onStarting', this.log, this.server);
     if (this.options.umaskSet) process.umask(config.umask);
-    this.sockets = process.env[LISTEN_FDS_ENV] !== undefined ? adoptInherited(config.bind) : await bindAll(config.bind);
-    delete process.env[LISTEN_FDS_ENV];
-    for (const s of this.sockets) this.log.info(`Listening at: ${s.url} (${process.pid})`);
-    this.log.info(`Using engine: ${config.http}`);
+    // The pid file first: a second tsgi given the same file stops before touching any socket.
     if (config.pid !== null) {
       writePidfile(config.pid);
       this.pidfile = config.pid;
     }
+    this.sockets = process.env[LISTEN_FDS_ENV] !== undefined ? adoptInherited(config.bind) : await bindAll(config.bind);
+    delete process.env[LISTEN_FDS_ENV];
+    for (const s of this.sockets) this.log.info(`Listening at: ${s.url} (${process.pid})`);
+    this.log.info(`Using engine: ${config.http}`);
     for (const sig of SIGNALS) process.on(sig, () => this.enqueue(sig));
     cluster.setupPrimary({ exec: WORKER_ENTRY, args: [], silent: false });
     cluster.on('message', (worker, msg: WorkerMessage) => this.onWorkerMessage(worker, msg));
@@ -352,7 +355,7 @@ export class Arbiter {
     try {
       const loaded = await loadConfig(this.options.argv, process.env, this.options.startCwd);
       if (loaded.config.bind.join(' ') !== this.config.bind.join(' ')) {
-        this.log.warn('the bind addresses changed; they take effect at the next start (or USR2 upgrade), not on reload');
+        this.log.warn('the bind addresses changed; they take effect when tsgi is restarted, not on reload');
         loaded.config.bind = this.config.bind;
       }
       const oldCount = this.numWorkers;
@@ -413,6 +416,7 @@ export class Arbiter {
     if (record.state === 'exited') return;
     if (record.state !== 'draining') {
       record.state = transition(record.state, 'retire');
+      record.retiredAt = Date.now();
       if (record.replace !== null && this.stopping === null) this.log.info(`Retiring worker (pid: ${record.pid}): ${record.replace}`);
     }
     this.sendTo(record.worker, { type: 'stop', graceful });
@@ -447,6 +451,7 @@ export class Arbiter {
       lastHeartbeat: now,
       replace: null,
       broken: false,
+      retiredAt: 0,
       aborted: false,
       serving: [],
     });
@@ -460,13 +465,20 @@ export class Arbiter {
     const now = Date.now();
     for (const r of this.workers.values()) {
       if (r.aborted) continue;
+      // A retiring worker enforces --graceful-timeout itself, unless its event loop is blocked.
+      if (r.state === 'draining' && now - r.retiredAt > this.config.gracefulTimeout * 1000 + 2000 && !r.worker.isDead()) {
+        r.aborted = true;
+        this.log.error(`Worker (pid: ${r.pid}) is still running ${this.config.gracefulTimeout}s after it was told to stop (its event loop is blocked); killing it`);
+        r.worker.process.kill('SIGKILL');
+        continue;
+      }
       // Booting includes loading the app, which may legitimately take a while; allow 30 s at least.
       const limit = r.state === 'booting' ? Math.max(timeout, 30_000) : timeout;
       if ((r.state !== 'ready' && r.state !== 'booting') || now - r.lastHeartbeat <= limit) continue;
       r.aborted = true;
       const serving = r.serving.length === 0 ? 'no request in flight at its last heartbeat' : `it was serving ${r.serving.map((s) => `${s.method} ${s.target} (${(s.ms / 1000).toFixed(1)}s)`).join(', ')}`;
       this.log.error(
-        { pid: r.pid, serving: r.serving },
+        { workerPid: r.pid, serving: r.serving },
         `WORKER TIMEOUT (pid: ${r.pid}): no heartbeat for ${((now - r.lastHeartbeat) / 1000).toFixed(1)}s (--timeout ${this.config.timeout}s, ${r.state}); ${serving}. Aborting it; a blocked event loop (synchronous work) is the usual cause`,
       );
       void runHook(this.config, 'workerAbort', this.log, this.workerInfo(r));

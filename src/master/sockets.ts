@@ -92,7 +92,13 @@ async function bindOne(text: string): Promise<BoundSocket> {
   const handle = createHandle(host, address.port, family);
   if (typeof handle === 'number') throw new BindError(text, ERRNO[handle] ?? `error ${handle}`);
   const name: { address?: string; port?: number } = {};
-  (handle as { getsockname(out: object): number }).getsockname(name);
+  // libuv defers a TCP bind error (EADDRINUSE) to the first call that needs the socket; without
+  // this check the worker would listen on an unbound socket: every interface, a random port.
+  const err = (handle as { getsockname(out: object): number }).getsockname(name);
+  if (err !== 0) {
+    (handle as { close(): void }).close();
+    throw new BindError(text, ERRNO[err] ?? `error ${err}`);
+  }
   const port = name.port ?? address.port;
   return {
     address: { ...address, host, port },

@@ -7,10 +7,11 @@ import cluster from 'node:cluster';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/settings.js';
 import { parserLimits } from '../config/limits.js';
-import { createLogger, type Logger } from '../log.js';
+import { createLogger, reopen, type Logger } from '../log.js';
 import type { App, Environ, ErrorStream } from '../gateway/types.js';
 import { loadApp } from './load-app.js';
 import { errorPageApp } from './error-page.js';
+import { AccessLog } from './access-log.js';
 import { TsgiEngine } from '../engines/tsgi.js';
 import { NodeEngine } from '../engines/node.js';
 import type { Engine, EngineOptions, ListenHandle } from '../engines/engine.js';
@@ -35,6 +36,7 @@ class Worker {
   private readonly maxRequests: number;
   private recycleAsked = false;
   private readonly info: WorkerInfo;
+  private readonly accessLog: AccessLog | null;
 
   constructor(
     private readonly boot: WorkerBootInfo,
@@ -45,6 +47,7 @@ class Worker {
     // Gunicorn's rule: each worker draws its own limit so restarts do not come all at once.
     this.maxRequests = config.maxRequests > 0 ? config.maxRequests + Math.floor(Math.random() * (config.maxRequestsJitter + 1)) : 0;
     this.info = { id: cluster.worker!.id, pid: process.pid, age: boot.age, generation: boot.generation };
+    this.accessLog = config.accessLog === null ? null : new AccessLog(config.accessLog);
   }
 
   async start(early: EarlyMessages): Promise<void> {
@@ -91,7 +94,8 @@ class Worker {
       limits: parserLimits(config),
       keepalive: config.keepalive,
       backlog: config.backlog,
-      onRequestDone: this.maxRequests > 0 || config.postRequest !== null ? (environ, status) => this.requestDone(environ, status) : undefined,
+      onRequestDone:
+        this.maxRequests > 0 || config.postRequest !== null || this.accessLog !== null ? (environ, status) => this.requestDone(environ, status) : undefined,
     };
     this.engine = new ENGINES[config.http](options);
     await runHook(config, 'postWorkerInit', this.log, this.info);
@@ -123,6 +127,7 @@ class Worker {
   }
 
   private requestDone(environ: Environ | null, status: number): void {
+    this.accessLog?.write(environ, status);
     if (this.config.postRequest !== null) runHookSync(this.config, 'postRequest', this.log, this.info, environ, status);
     this.requests++;
     if (this.maxRequests > 0 && this.requests >= this.maxRequests && !this.recycleAsked) {
@@ -140,6 +145,7 @@ class Worker {
       void this.stop(msg.graceful);
     } else if (msg.type === 'reopen-logs') {
       this.reopenLogs();
+      this.accessLog?.reopen();
       this.log.info('reopened log files');
     }
   }
@@ -231,6 +237,7 @@ class Worker {
   }
 
   private exit(code: number): void {
+    this.accessLog?.flush();
     process.exit(code);
   }
 }
@@ -290,7 +297,7 @@ async function main(): Promise<void> {
     role: 'worker',
     workerId: cluster.worker!.id,
   });
-  await new Worker(boot, config, log, () => destination.reopen()).start(early);
+  await new Worker(boot, config, log, () => reopen(config.errorLog, destination)).start(early);
 }
 
 void main();

@@ -112,6 +112,35 @@ describe('tsgi command', () => {
     await server.stop();
   });
 
+  it('refuses a port that is already in use, naming it', async () => {
+    const net = await import('node:net');
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as { port: number }).port;
+    const r = runCli(['--bind', `127.0.0.1:${port}`, 'examples/hello:app']);
+    blocker.close();
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`cannot listen on 127.0.0.1:${port}: address already in use`);
+  });
+
+  it('writes an access log line per request with --access-logfile', async () => {
+    const { mkdtempSync, readFileSync, existsSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const log = join(mkdtempSync(join(tmpdir(), 'tsgi-access-')), 'access.log');
+    const server = await startTsgi({ args: ['--access-logfile', log, 'examples/hello:app'] });
+    await rawRequest(server.port, 'GET /a?b=1 HTTP/1.1\r\nHost: t\r\nUser-Agent: probe/1.0\r\nReferer: http://x/\r\nConnection: close\r\n\r\n');
+    await server.stop();
+    expect(existsSync(log)).toBe(true);
+    expect(readFileSync(log, 'utf8')).toMatch(/^127\.0\.0\.1 - - \[\d{2}\/\w{3}\/\d{4}:\d{2}:\d{2}:\d{2} \+0000\] "GET \/a\?b=1 HTTP\/1\.1" 200 - "http:\/\/x\/" "probe\/1\.0"$/m);
+  });
+
+  it('loads a TypeScript config file', () => {
+    const { code, stdout } = runCli(['--print-config', '-c', 'test/fixtures/config/typed.ts', 'examples/hello:app']);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^workers\s*=\s*3\s+\(file\)$/m);
+  });
+
   it('shows every option with its default in --help', () => {
     const { code, stdout } = runCli(['--help']);
     expect(code).toBe(0);

@@ -224,6 +224,27 @@ describe('supervision', () => {
     await server.stop();
   });
 
+  it('USR1 with logs on standard error changes nothing and harms nothing', async () => {
+    const server = await startTsgi({ args: ['--workers', '1', APP] });
+    server.proc.kill('SIGUSR1');
+    await server.waitFor(/reopened log files/);
+    await sleep(200);
+    expect(server.proc.exitCode).toBe(null);
+    expect((await get(server.port)).status).toBe(200);
+    expect((await server.stop()).code).toBe(0);
+  });
+
+  it('kills a retiring worker whose event loop is blocked once --graceful-timeout has passed', async () => {
+    const server = await startTsgi({ args: ['--workers', '1', '--graceful-timeout', '1', APP] });
+    void rawRequest(server.port, 'GET /spin?ms=60000 HTTP/1.1\r\nHost: t\r\n\r\n', { timeoutMs: 15_000 });
+    await sleep(300);
+    server.proc.kill('SIGHUP');
+    const line = await server.waitFor(/is still running 1s after it was told to stop/, 10_000);
+    expect(line).toContain('killing it');
+    expect((await get(server.port)).status).toBe(200);
+    await server.stop();
+  }, 30_000);
+
   it('writes and removes --pid, names its processes with --name, applies --umask', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tsgi-pid-'));
     const pidfile = join(dir, 'tsgi.pid');
