@@ -177,7 +177,7 @@ export function hookSetting<const N extends string, F extends (...args: any[]) =
   return build({ ...spec, cli: [], env: null, default: null }, 'hook', 'FUNCTION', (raw, fail) => {
     if (raw === null) return null;
     if (typeof raw !== 'function') return fail(`a function taking up to ${arity} argument(s)`);
-    if (raw.length > arity) return fail(`a function taking up to ${arity} argument(s), got one declaring ${raw.length}`);
+    if (raw.length > arity) return fail(`a function taking up to ${arity} argument(s) (this one declares ${raw.length})`);
     return raw as F;
   });
 }

@@ -114,7 +114,7 @@ describe('hook settings (for server hooks to come)', () => {
     expect(onStarting.coerce(() => {})).toBeInstanceOf(Function);
     expect(onStarting.coerce(null)).toBeNull();
     expect(() => onStarting.coerce((a: unknown, b: unknown) => [a, b])).toThrow(
-      'onStarting: expected a function taking up to 1 argument(s), got one declaring 2',
+      'onStarting: expected a function taking up to 1 argument(s) (this one declares 2)',
     );
     expect(() => onStarting.coerce('console.log')).toThrow('onStarting: expected a function taking up to 1 argument(s), got "console.log"');
   });
