@@ -1,7 +1,7 @@
 /** Configuration end to end: config files, environment, precedence, and every server hook. */
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTsgi, stopAll, BIN, ROOT, type RunningServer } from '../helpers/server.js';
@@ -80,7 +80,11 @@ describe('configuration', () => {
 
   it('runs workers as --user/--group while the master keeps root', async () => {
     if (process.getuid?.() !== 0) return;
-    const server = await startTsgi({ args: ['--user', 'nobody', '--group', 'nogroup', 'test/fixtures/apps/supervise:app'] });
+    // The app must be readable by nobody, wherever the repository was cloned.
+    const dir = mkdtempSync(join(tmpdir(), 'tsgi-user-'));
+    chmodSync(dir, 0o755);
+    copyFileSync(join(ROOT, 'test/fixtures/apps/supervise.js'), join(dir, 'app.js'));
+    const server = await startTsgi({ args: ['--user', 'nobody', '--group', 'nogroup', join(dir, 'app.js')] });
     const workerPid = Number((await rawRequest(server.port, 'GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n')).responses[0]!.body.toString().split(' ')[1]);
     const uid = (pid: number): string => /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]!;
     expect(uid(workerPid)).toBe(String(spawnSync('id', ['-u', 'nobody'], { encoding: 'utf8' }).stdout.trim()));
