@@ -23,6 +23,28 @@ import { atLeast, between, eachNonEmpty, existingDirectory, modeMask, nonEmpty, 
 export const MAX_REQUEST_LINE = 8190;
 export const MAX_REQUEST_FIELDS = 32768;
 
+/** How tsgi calls a hook: awaited (startup and shutdown steps), or not (events, per request). */
+type HookTiming = 'awaited' | 'not awaited' | 'per request';
+
+const TIMING_TEXT: Record<HookTiming, string> = {
+  awaited: 'may be async, and tsgi awaits it before going on',
+  'not awaited': 'it is not awaited (a returned promise runs on its own)',
+  'per request': 'it runs for every request and is not awaited (a returned promise runs on its own)',
+};
+
+/** A server hook (Gunicorn's): a function from the config file, run in `where` at one moment. */
+function serverHook<const N extends string>(name: N, arity: number, where: 'master' | 'worker', timing: HookTiming, help: string) {
+  return hookSetting<N, (...args: never[]) => unknown>({
+    name,
+    section: 'Server Hooks',
+    arity,
+    help,
+    desc: `
+Runs in the ${where} process; ${TIMING_TEXT[timing]}. A hook that throws is logged with its name and
+does not stop the server. Config file only; docs/hooks.md describes the arguments.`,
+  });
+}
+
 export const SETTINGS = [
   // ── Config File ────────────────────────────────────────────────────────────────────────────
   optionalStringSetting({
@@ -481,132 +503,21 @@ It decides the permissions of \`unix:\` sockets, so it controls who may connect 
   }),
 
   // ── Server Hooks ───────────────────────────────────────────────────────────────────────────
-  hookSetting({
-    name: 'onStarting',
-    section: 'Server Hooks',
-    arity: 1,
-    help: 'Called just before the master binds its sockets: onStarting(server).',
-    desc: `
-Runs in the master process; may be async, and tsgi awaits it before going on. A hook that throws is logged with
-its name and does not stop the server. Config file only; docs/hooks.md describes the arguments.`,
-  }),
-  hookSetting({
-    name: 'onReload',
-    section: 'Server Hooks',
-    arity: 1,
-    help: 'Called when a reload (HUP or a file change) starts, after the configuration was re-read: onReload(server).',
-    desc: `
-Runs in the master process; may be async, and tsgi awaits it before going on. A hook that throws is logged with
-its name and does not stop the server. Config file only; docs/hooks.md describes the arguments.`,
-  }),
-  hookSetting({
-    name: 'whenReady',
-    section: 'Server Hooks',
-    arity: 1,
-    help: 'Called once the first generation of workers is ready: whenReady(server).',
-    desc: `
-Runs in the master process; it is not awaited (a returned promise runs on its own). A hook that throws is logged with
-its name and does not stop the server. Config file only; docs/hooks.md describes the arguments.`,
-  }),
-  hookSetting({
-    name: 'preFork',
-    section: 'Server Hooks',
-    arity: 2,
-    help: 'Called just before a worker is forked: preFork(server, { age, generation }).',
-    desc: `
-Runs in the master process; it is not awaited (a returned promise runs on its own). A hook that throws is logged with
-its name and does not stop the server. Config file only; docs/hooks.md describes the arguments.`,
-  }),
-  hookSetting({
-    name: 'postFork',
-    section: 'Server Hooks',
-    arity: 2,
-    help: 'Called in the new worker, before it loads the app: postFork(null, worker).',
-    desc: `
-Runs in the worker process; may be async, and tsgi awaits it before going on. A hook that throws is logged with
-its name and does not stop the server. Config file only; docs/hooks.md describes the arguments.`,
-  }),
-  hookSetting({
-    name: 'postWorkerInit',
-    section: 'Server Hooks',
-    arity: 1,
-    help: 'Called in the worker, after the app is loaded and before it takes traffic: postWorkerInit(worker).',
-    desc: `
-Runs in the worker process; may be async, and tsgi awaits it before going on. A hook that throws is logged with
-its name and does not stop the server. Config file only; docs/hooks.md describes the arguments.`,
-  }),
-  hookSetting({
-    name: 'workerInt',
-    section: 'Server Hooks',
-    arity: 1,
-    help: 'Called in the worker when it receives INT or QUIT: workerInt(worker).',
-    desc: `
-Runs in the worker process; may be async, and tsgi awaits it before going on. A hook that throws is logged with
-its name and does not stop the server. Config file only; docs/hooks.md describes the arguments.`,
-  }),
-  hookSetting({
-    name: 'workerAbort',
-    section: 'Server Hooks',
-    arity: 1,
-    help: "Called in the master when it aborts a worker that missed its heartbeat (that worker's event loop is blocked, so unlike Gunicorn the hook cannot run inside it): workerAbort(worker).",
-    desc: `
-Runs in the master process; it is not awaited (a returned promise runs on its own). A hook that throws is logged with
-its name and does not stop the server. Config file only; docs/hooks.md describes the arguments.`,
-  }),
-  hookSetting({
-    name: 'preRequest',
-    section: 'Server Hooks',
-    arity: 2,
-    help: 'Called in the worker before the app is called for a request: preRequest(worker, environ).',
-    desc: `
-Runs in the worker process for every request; it is not awaited (a returned promise runs on its own). A hook that throws is logged with
-its name and does not stop the server. Config file only; docs/hooks.md describes the arguments.`,
-  }),
-  hookSetting({
-    name: 'postRequest',
-    section: 'Server Hooks',
-    arity: 3,
-    help: 'Called in the worker after a response is complete: postRequest(worker, environ, status).',
-    desc: `
-Runs in the worker process for every request; it is not awaited (a returned promise runs on its own). A hook that throws is logged with
-its name and does not stop the server. Config file only; docs/hooks.md describes the arguments.`,
-  }),
-  hookSetting({
-    name: 'childExit',
-    section: 'Server Hooks',
-    arity: 2,
-    help: 'Called in the master after a worker has exited: childExit(server, worker).',
-    desc: `
-Runs in the master process; it is not awaited (a returned promise runs on its own). A hook that throws is logged with
-its name and does not stop the server. Config file only; docs/hooks.md describes the arguments.`,
-  }),
-  hookSetting({
-    name: 'workerExit',
-    section: 'Server Hooks',
-    arity: 2,
-    help: 'Called in the worker just before it exits: workerExit(null, worker).',
-    desc: `
-Runs in the worker process; may be async, and tsgi awaits it before going on. A hook that throws is logged with
-its name and does not stop the server. Config file only; docs/hooks.md describes the arguments.`,
-  }),
-  hookSetting({
-    name: 'nworkersChanged',
-    section: 'Server Hooks',
-    arity: 3,
-    help: 'Called when the number of workers changes (TTIN/TTOU, reload): nworkersChanged(server, newValue, oldValue).',
-    desc: `
-Runs in the master process; it is not awaited (a returned promise runs on its own). A hook that throws is logged with
-its name and does not stop the server. Config file only; docs/hooks.md describes the arguments.`,
-  }),
-  hookSetting({
-    name: 'onExit',
-    section: 'Server Hooks',
-    arity: 1,
-    help: 'Called just before the master exits: onExit(server).',
-    desc: `
-Runs in the master process; may be async, and tsgi awaits it before going on. A hook that throws is logged with
-its name and does not stop the server. Config file only; docs/hooks.md describes the arguments.`,
-  }),
+  // Config file only; docs/hooks.md describes each one's arguments.
+  serverHook('onStarting', 1, 'master', 'awaited', 'Called just before the master binds its sockets: onStarting(server).'),
+  serverHook('onReload', 1, 'master', 'awaited', 'Called when a reload (HUP or a file change) starts, after the configuration was re-read: onReload(server).'),
+  serverHook('whenReady', 1, 'master', 'not awaited', 'Called once the first generation of workers is ready: whenReady(server).'),
+  serverHook('preFork', 2, 'master', 'not awaited', 'Called just before a worker is forked: preFork(server, { age, generation }).'),
+  serverHook('postFork', 2, 'worker', 'awaited', 'Called in the new worker, before it loads the app: postFork(null, worker).'),
+  serverHook('postWorkerInit', 1, 'worker', 'awaited', 'Called in the worker, after the app is loaded and before it takes traffic: postWorkerInit(worker).'),
+  serverHook('workerInt', 1, 'worker', 'awaited', 'Called in the worker when it receives INT or QUIT: workerInt(worker).'),
+  serverHook('workerAbort', 1, 'master', 'not awaited', "Called in the master when it aborts a worker that missed its heartbeat (that worker's event loop is blocked, so unlike Gunicorn the hook cannot run inside it): workerAbort(worker)."),
+  serverHook('preRequest', 2, 'worker', 'per request', 'Called in the worker before the app is called for a request: preRequest(worker, environ).'),
+  serverHook('postRequest', 3, 'worker', 'per request', 'Called in the worker after a response is complete: postRequest(worker, environ, status).'),
+  serverHook('childExit', 2, 'master', 'not awaited', 'Called in the master after a worker has exited: childExit(server, worker).'),
+  serverHook('workerExit', 2, 'worker', 'awaited', 'Called in the worker just before it exits: workerExit(null, worker).'),
+  serverHook('nworkersChanged', 3, 'master', 'not awaited', 'Called when the number of workers changes (TTIN/TTOU, reload): nworkersChanged(server, newValue, oldValue).'),
+  serverHook('onExit', 1, 'master', 'awaited', 'Called just before the master exits: onExit(server).'),
 ] as const;
 
 /** Every setting by name, with its value type: what `loadConfig` returns. */
