@@ -5,8 +5,8 @@
 import { loadConfig, formatConfig, CliExit, type Config } from './config/index.js';
 import { createLogger, reopen } from './log.js';
 import { Arbiter } from './master/arbiter.js';
-import { loadApp } from './worker/load-app.js';
-import { EXIT_APP_LOAD_ERROR } from './worker/lifecycle.js';
+import { loadApp } from './loader/load-app.js';
+import { EXIT_APP_LOAD_ERROR } from './ipc/exit-codes.js';
 
 /** Exit code for a configuration the user must fix (as a usage error). */
 const EXIT_USAGE = 2;

@@ -9,6 +9,8 @@ export interface ErrorCodeInfo {
   code: `TSGI_ERR_${string}`;
   /** One line: what went wrong. */
   meaning: string;
+  /** For a request the server refuses: the status it answers with before closing. */
+  status?: number;
 }
 
 export const ERROR_CODES = [
@@ -30,23 +32,32 @@ export const ERROR_CODES = [
   { code: 'TSGI_ERR_VALIDATION', meaning: 'The tsgi/validate middleware saw the app or the server break a rule of the TSGI spec.' },
   { code: 'TSGI_ERR_PARSER_STATE', meaning: 'The request parser was driven out of order (a bug in the code using it).' },
 
-  // Requests the parser refuses (src/http/errors.ts holds the status each one answers with)
-  { code: 'TSGI_ERR_HTTP_INCOMPLETE', meaning: 'The client closed the connection in the middle of a request.' },
-  { code: 'TSGI_ERR_HTTP_LINE_ENDING', meaning: 'A line ended with a bare CR or a bare LF instead of CRLF.' },
-  { code: 'TSGI_ERR_HTTP_REQUEST_LINE', meaning: 'The request-line is not "method SP request-target SP HTTP-version".' },
-  { code: 'TSGI_ERR_HTTP_VERSION', meaning: 'The HTTP version is not HTTP/1.0 or HTTP/1.1.' },
-  { code: 'TSGI_ERR_HTTP_TARGET', meaning: 'The request-target is not in a form allowed for the method.' },
-  { code: 'TSGI_ERR_HTTP_REQUEST_LINE_TOO_LONG', meaning: 'The request-line is longer than limitRequestLine.' },
-  { code: 'TSGI_ERR_HTTP_FIELD', meaning: 'A header field line is malformed.' },
-  { code: 'TSGI_ERR_HTTP_FIELD_TOO_LARGE', meaning: 'A header field line is longer than limitRequestFieldSize.' },
-  { code: 'TSGI_ERR_HTTP_TOO_MANY_FIELDS', meaning: 'The request has more header fields than limitRequestFields.' },
-  { code: 'TSGI_ERR_HTTP_HOST', meaning: 'Host is missing from an HTTP/1.1 request, repeated, or invalid.' },
-  { code: 'TSGI_ERR_HTTP_CONTENT_LENGTH', meaning: 'Content-Length is repeated, a list, not digits, or too large.' },
-  { code: 'TSGI_ERR_HTTP_TRANSFER_ENCODING', meaning: 'Transfer-Encoding is malformed, sent on HTTP/1.0, or sent with Content-Length.' },
-  { code: 'TSGI_ERR_HTTP_UNSUPPORTED_CODING', meaning: 'The request uses a transfer coding other than chunked.' },
-  { code: 'TSGI_ERR_HTTP_EXPECTATION', meaning: 'Expect holds something other than 100-continue.' },
-  { code: 'TSGI_ERR_HTTP_CHUNK', meaning: 'The chunked body is malformed.' },
-  { code: 'TSGI_ERR_HTTP_TRAILER', meaning: 'A trailer field is one that must not be sent as a trailer.' },
+  // Requests the parser refuses, each with the status the server answers before it closes
+  { code: 'TSGI_ERR_HTTP_INCOMPLETE', meaning: 'The client closed the connection in the middle of a request.', status: 400 },
+  { code: 'TSGI_ERR_HTTP_LINE_ENDING', meaning: 'A line ended with a bare CR or a bare LF instead of CRLF.', status: 400 },
+  { code: 'TSGI_ERR_HTTP_REQUEST_LINE', meaning: 'The request-line is not "method SP request-target SP HTTP-version".', status: 400 },
+  { code: 'TSGI_ERR_HTTP_VERSION', meaning: 'The HTTP version is not HTTP/1.0 or HTTP/1.1.', status: 400 },
+  { code: 'TSGI_ERR_HTTP_TARGET', meaning: 'The request-target is not in a form allowed for the method.', status: 400 },
+  { code: 'TSGI_ERR_HTTP_REQUEST_LINE_TOO_LONG', meaning: 'The request-line is longer than limitRequestLine.', status: 414 },
+  { code: 'TSGI_ERR_HTTP_FIELD', meaning: 'A header field line is malformed.', status: 400 },
+  { code: 'TSGI_ERR_HTTP_FIELD_TOO_LARGE', meaning: 'A header field line is longer than limitRequestFieldSize.', status: 431 },
+  { code: 'TSGI_ERR_HTTP_TOO_MANY_FIELDS', meaning: 'The request has more header fields than limitRequestFields.', status: 431 },
+  { code: 'TSGI_ERR_HTTP_HOST', meaning: 'Host is missing from an HTTP/1.1 request, repeated, or invalid.', status: 400 },
+  { code: 'TSGI_ERR_HTTP_CONTENT_LENGTH', meaning: 'Content-Length is repeated, a list, not digits, or too large.', status: 400 },
+  { code: 'TSGI_ERR_HTTP_TRANSFER_ENCODING', meaning: 'Transfer-Encoding is malformed, sent on HTTP/1.0, or sent with Content-Length.', status: 400 },
+  { code: 'TSGI_ERR_HTTP_UNSUPPORTED_CODING', meaning: 'The request uses a transfer coding other than chunked.', status: 501 },
+  { code: 'TSGI_ERR_HTTP_EXPECTATION', meaning: 'Expect holds something other than 100-continue.', status: 417 },
+  { code: 'TSGI_ERR_HTTP_CHUNK', meaning: 'The chunked body is malformed.', status: 400 },
+  { code: 'TSGI_ERR_HTTP_TRAILER', meaning: 'A trailer field is one that must not be sent as a trailer.', status: 400 },
 ] as const satisfies readonly ErrorCodeInfo[];
 
 export type ErrorCode = (typeof ERROR_CODES)[number]['code'];
+
+type Entry = (typeof ERROR_CODES)[number];
+/** The codes of refused requests: the entries that carry a status. */
+export type RefusalCode = Extract<Entry, { status: number }>['code'];
+
+/** Status per refusal code, derived from the one list above. */
+export const REFUSAL_STATUS: Readonly<Record<RefusalCode, number>> = Object.fromEntries(
+  ERROR_CODES.flatMap((entry) => ('status' in entry ? [[entry.code, entry.status]] : [])),
+) as Record<RefusalCode, number>;

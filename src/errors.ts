@@ -3,11 +3,13 @@
  * one-line message that tells the user what to do. docs/errors.md lists every code; a test keeps
  * the two in step. The brand uses Symbol.for so `instanceof` holds across copies of the package.
  */
+import type { ErrorCode } from './errors-registry.js';
+
 const kTsgiError = Symbol.for('tsgi.error');
 
 export class TsgiError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
     this.name = new.target.name;
@@ -27,7 +29,7 @@ export class TsgiError extends Error {
  */
 export class HttpParseError extends TsgiError {
   readonly status: number;
-  constructor(code: string, status: number, message: string) {
+  constructor(code: ErrorCode, status: number, message: string) {
     super(code, message);
     this.status = status;
   }

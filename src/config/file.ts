@@ -8,7 +8,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { extname } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { enableTypeScript, isTypeScript } from '../worker/load-app.js';
+import { enableTypeScript, isTypeScript } from '../loader/typescript.js';
 import { closestName } from './closest.js';
 import { ConfigError } from './errors.js';
 import { SETTINGS, type SettingName } from './settings.js';

@@ -6,6 +6,9 @@ import type { App, Environ } from '../gateway/types.js';
 import type { ServerInfo } from '../gateway/environ.js';
 import type { ParserLimits } from '../http/events.js';
 import type { Logger } from '../log.js';
+import type { InFlightRequest } from '../ipc/messages.js';
+
+export type { InFlightRequest };
 
 export interface EngineOptions {
   app: App;
@@ -20,13 +23,48 @@ export interface EngineOptions {
   onRequestDone?: (environ: Environ | null, status: number) => void;
 }
 
-/** A request being answered, as the worker reports it to the master. */
-export interface InFlightRequest {
+/**
+ * How a request ended (RequestRecord.outcome):
+ * - `ok`: the response was sent completely;
+ * - `refused`: the server answered on its own (a malformed head or body, 404 outside --root-path,
+ *   503 over --limit-concurrency, 408 on --header-timeout);
+ * - `app-error`: the app raised or broke the contract (500 before the head, an abort after it);
+ * - `timeout`: --request-timeout ended it (504, or an abort once bytes were sent);
+ * - `client-gone`: the client closed the connection before the response was complete.
+ */
+export type RequestOutcome = 'ok' | 'refused' | 'app-error' | 'timeout' | 'client-gone';
+
+/**
+ * One finished request, whatever ended it: what the access log, metrics, `postRequest` and the
+ * `--max-requests` count are told. The request driver builds exactly one per request, in the single
+ * place every request passes through when it ends.
+ */
+export interface RequestRecord {
+  /** The environ the app saw; null when the request was refused before one was built. */
+  environ: Environ | null;
+  /** As received; '' when the request-line could not be read. */
   method: string;
+  /** The request-target as received (RAW_URI); '' when the request-line could not be read. */
   target: string;
-  /** Milliseconds since the app was called. */
-  ms: number;
+  /** 'HTTP/1.1', 'HTTP/1.0', or '' when the request-line could not be read. */
+  protocol: string;
+  /** The client's address as the app sees it (after proxy trust), '' on a unix socket. */
+  remoteAddr: string;
+  /** The status sent; 0 when no response head was sent (the client left, or the connection was aborted). */
+  status: number;
+  /** The response header fields sent (the app's, after the server dropped hop-by-hop ones); [] if none. */
+  responseHeaders: readonly (readonly [string, string])[];
+  /** Bytes of response content written (not counting the head or chunk framing). */
+  bytesSent: number;
+  /** Bytes of request content received (not counting the head or chunk framing). */
+  bytesReceived: number;
+  /** Wall-clock time (ms since the epoch) the request's head was complete. */
+  startedAt: number;
+  /** Milliseconds from the complete head to the end of the response (fractional). */
+  durationMs: number;
+  outcome: RequestOutcome;
 }
+
 
 export interface Engine {
   /** Starts accepting on a listening handle the master bound. */

@@ -13,20 +13,22 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/settings.js';
 import type { Logger } from '../log.js';
-import { runHook } from '../hooks.js';
+import { runHook } from '../config/hooks.js';
 import { adoptInherited, bindAll, closeAll, LISTEN_FDS_ENV, type BoundSocket } from './sockets.js';
 import { moveAsideForUpgrade, removePidfile, writePidfile } from './pidfile.js';
-import { transition, type WorkerState, EXIT_APP_LOAD_ERROR, EXIT_BOOT_ERROR } from '../worker/lifecycle.js';
+import { transition, type WorkerState } from './worker-state.js';
+import { EXIT_APP_LOAD_ERROR, EXIT_BOOT_ERROR } from '../ipc/exit-codes.js';
 import {
   WORKER_ENV,
   type MasterMessage,
   type WorkerBootInfo,
   type WorkerInfo,
   type WorkerMessage,
-} from '../worker/messages.js';
-import type { InFlightRequest } from '../engines/engine.js';
+  type InFlightRequest,
+} from '../ipc/messages.js';
 import { Reloader } from './reloader.js';
-import { parseAppSpec, resolveModulePath } from '../worker/load-app.js';
+import { parseAppSpec } from '../loader/spec.js';
+import { resolveModulePath } from '../loader/resolve.js';
 import { dirname, relative } from 'node:path';
 
 const WORKER_ENTRY = fileURLToPath(new URL('../worker/main.js', import.meta.url));

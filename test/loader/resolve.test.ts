@@ -1,7 +1,8 @@
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
-import { AppNotFoundError, MODULE_EXTENSIONS, resolveModulePath } from '../../src/worker/load-app.js';
+import { AppNotFoundError } from '../../src/loader/errors.js';
+import { MODULE_EXTENSIONS, resolveModulePath } from '../../src/loader/resolve.js';
 
 const fixtures = fileURLToPath(new URL('../fixtures/loader/', import.meta.url));
 

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { AppSpecError, parseAppSpec } from '../../src/worker/load-app.js';
+import { AppSpecError } from '../../src/loader/errors.js';
+import { parseAppSpec } from '../../src/loader/spec.js';
 
 describe('parseAppSpec', () => {
   test.each([

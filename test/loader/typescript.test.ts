@@ -41,8 +41,8 @@ let child: ChildProcess | undefined;
 const reports = new Map<Load, Report>();
 
 beforeAll(async () => {
-  const built = join(ROOT, 'dist/worker/load-app.js');
-  if (statSync(join(ROOT, 'src/worker/load-app.ts')).mtimeMs > statSync(built).mtimeMs) {
+  const built = join(ROOT, 'dist/loader/load-app.js');
+  if (statSync(join(ROOT, 'src/loader/load-app.ts')).mtimeMs > statSync(built).mtimeMs) {
     throw new Error(`${built} is older than its source: run npm run build`);
   }
   const names = Object.keys(LOADS) as Load[];

@@ -27,10 +27,3 @@ export function transition(from: WorkerState, event: WorkerEvent): WorkerState {
   if (to === undefined) throw new LifecycleError(`a ${from} worker cannot ${event}`);
   return to;
 }
-
-/** Exit codes a worker uses to tell the master why it stopped (Gunicorn's numbers). */
-export const EXIT_OK = 0;
-/** The worker could not start (e.g. could not listen on the sockets it was given). */
-export const EXIT_BOOT_ERROR = 3;
-/** The app could not be loaded (not found, import error, not callable, factory threw). */
-export const EXIT_APP_LOAD_ERROR = 4;

@@ -2,8 +2,8 @@
  * Server hooks from the config file (docs/hooks.md). A hook that throws, or whose promise
  * rejects, is logged with its name and never takes the server down.
  */
-import type { Config } from './config/settings.js';
-import type { Logger } from './log.js';
+import type { Config } from './settings.js';
+import type { Logger } from '../log.js';
 
 export type HookName =
   | 'onStarting'

@@ -1,5 +1,12 @@
 /** The IPC messages between master and workers; one place, so both sides agree. */
-import type { InFlightRequest } from '../engines/engine.js';
+
+/** A request being answered, as the worker reports it to the master. */
+export interface InFlightRequest {
+  method: string;
+  target: string;
+  /** Milliseconds since the app was called. */
+  ms: number;
+}
 
 /** master → worker */
 export type MasterMessage =
