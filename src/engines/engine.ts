@@ -19,8 +19,8 @@ export interface EngineOptions {
   backlog: number;
   /** Seconds an idle keep-alive connection is kept open. */
   keepalive: number;
-  /** Called once per finished request with the status sent (max-requests, postRequest hook). */
-  onRequestDone?: (environ: Environ | null, status: number) => void;
+  /** Called once per finished request (access log, metrics, max-requests, postRequest hook). */
+  onRequestDone?: (record: RequestRecord) => void;
 }
 
 /**

@@ -109,7 +109,9 @@ export class NodeEngine implements Engine {
       o.server,
     );
     transport.environ = environ;
-    new Cycle(transport, req.method!, o.log).run(o.app, environ);
+    const cycle = new Cycle(transport, req.method!, o.log);
+    transport.cycle = cycle;
+    cycle.run(o.app, environ);
   }
 
   private readonly infos = new WeakMap<net.Socket, ConnectionInfo>();
@@ -172,6 +174,9 @@ class NodeTransport implements Transport, BodySource {
   private drainWaiter: Promise<void> | null = null;
   private closed = false;
   private readonly startedAt = Date.now();
+  private readonly startedPerf = performance.now();
+  private received = 0;
+  cycle: Cycle | null = null;
   private status = 0;
   /** Set once built; chunked trailers are stored on it before the input ends (spec §4.4). */
   environ: Environ | null = null;
@@ -221,6 +226,7 @@ class NodeTransport implements Transport, BodySource {
     this.input = input;
     const req = this.req;
     req.on('data', (chunk: Buffer) => {
+      this.received += chunk.length;
       input.push(chunk);
       if (!input.hungry) req.pause();
     });
@@ -296,7 +302,23 @@ class NodeTransport implements Transport, BodySource {
     this.engine.active.delete(this);
     this.engine.finishedAt.set(this.req.socket, Date.now());
     const done = this.engine.options.onRequestDone;
-    if (done !== undefined) done(this.environ, this.status);
+    if (done !== undefined) {
+      const cycle = this.cycle;
+      done({
+        environ: this.environ,
+        method: this.req.method!,
+        target: this.req.url!,
+        protocol: this.req.httpVersionMinor === 0 ? 'HTTP/1.0' : 'HTTP/1.1',
+        remoteAddr: this.environ?.REMOTE_ADDR ?? '',
+        status: this.status,
+        responseHeaders: cycle?.response.headers ?? [],
+        bytesSent: cycle?.sent ?? 0,
+        bytesReceived: this.received,
+        startedAt: this.startedAt,
+        durationMs: performance.now() - this.startedPerf,
+        outcome: complete ? 'ok' : 'app-error',
+      });
+    }
     // Node would keep a connection whose body fell short of its Content-Length; the next
     // response would then be read as the rest of this one.
     if (!complete) this.res.socket?.destroySoon();

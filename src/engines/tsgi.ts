@@ -15,7 +15,7 @@ import { Cycle, type Transport } from '../gateway/cycle.js';
 import type { CheckedResponse } from '../gateway/app-headers.js';
 import type { Chunk, Environ } from '../gateway/types.js';
 import type { HttpParseError } from '../errors.js';
-import { IDLE_GRACE_MS, listenOnHandle, type Engine, type EngineOptions, type InFlightRequest, type ListenHandle } from './engine.js';
+import { IDLE_GRACE_MS, listenOnHandle, type Engine, type EngineOptions, type InFlightRequest, type ListenHandle, type RequestRecord } from './engine.js';
 
 /** Bytes a connection may hold unparsed (pipelined requests, unread body) before reading stops. */
 const READ_HIGH_WATER = 256 * 1024;
@@ -117,6 +117,9 @@ class Connection implements Transport, BodySource {
   private target = '';
   private startedAt = 0;
   private status = 0;
+  private cycle: Cycle | null = null;
+  private received = 0;
+  private startedPerf = 0;
   /** The rest of a finished request's body is being read and dropped. */
   private discarding = false;
   private discarded = 0;
@@ -173,6 +176,7 @@ class Connection implements Transport, BodySource {
             this.discarded += this.parser.chunk!.length;
             if (this.discarded > DISCARD_LIMIT) this.close();
           } else if (input !== null) {
+            this.received += this.parser.chunk!.length;
             input.push(this.parser.chunk!);
           }
         } else if (ev === END) {
@@ -225,7 +229,10 @@ class Connection implements Transport, BodySource {
     this.method = h.method;
     this.target = h.target;
     this.startedAt = Date.now();
+    this.startedPerf = performance.now();
     this.status = 0;
+    this.received = 0;
+    this.cycle = null;
     this.versionMinor = h.versionMinor;
     this.keepAlive = h.keepAlive && !this.engine.draining;
     if (h.method === 'CONNECT') {
@@ -241,7 +248,9 @@ class Connection implements Transport, BodySource {
     const opts = this.engine.options;
     const environ = buildEnviron(h.method, h.target, h.versionMinor, h.headers, input ?? EMPTY_INPUT, this.info, opts.server);
     this.environ = environ;
-    new Cycle(this, h.method, opts.log).run(opts.app, environ);
+    const cycle = new Cycle(this, h.method, opts.log);
+    this.cycle = cycle;
+    cycle.run(opts.app, environ);
   }
 
   private onParseError(): void {
@@ -362,7 +371,7 @@ class Connection implements Transport, BodySource {
     this.headWritten = false;
     this.finishedAt = Date.now();
     const done = this.engine.options.onRequestDone;
-    if (done !== undefined) done(this.environ, this.status);
+    if (done !== undefined) done(this.record(complete));
     this.environ = null;
     if (!complete || !this.keepAlive || this.engine.draining) {
       this.close();
@@ -391,6 +400,25 @@ class Connection implements Transport, BodySource {
   abort(): void {
     this.inFlight = false;
     this.socket.destroy();
+  }
+
+  private record(complete: boolean): RequestRecord {
+    const environ = this.environ;
+    const cycle = this.cycle;
+    return {
+      environ,
+      method: this.method,
+      target: this.target,
+      protocol: this.versionMinor === 1 ? 'HTTP/1.1' : 'HTTP/1.0',
+      remoteAddr: this.info.remoteAddr,
+      status: this.status,
+      responseHeaders: cycle?.response.headers ?? [],
+      bytesSent: cycle?.sent ?? 0,
+      bytesReceived: this.received,
+      startedAt: this.startedAt,
+      durationMs: performance.now() - this.startedPerf,
+      outcome: complete ? 'ok' : 'app-error',
+    };
   }
 
   // ---- supervision ---------------------------------------------------------------------------

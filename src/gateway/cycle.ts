@@ -36,9 +36,10 @@ class AppContractError extends Error {}
 
 export class Cycle {
   private state = NEW;
-  private readonly response: CheckedResponse = { status: 0, statusLine: '', headers: [], contentLength: -1, ascii: true };
+  readonly response: CheckedResponse = { status: 0, statusLine: '', headers: [], contentLength: -1, ascii: true };
   private noBody = false;
-  private sent = 0;
+  /** Bytes of content handed to the transport. */
+  sent = 0;
   private overflow = false;
   private writeFn: Write | null = null;
   private body: Body | null = null;

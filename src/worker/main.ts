@@ -8,13 +8,13 @@ import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/settings.js';
 import { parserLimits } from '../config/limits.js';
 import { createLogger, reopen, type Logger } from '../log.js';
-import type { App, Environ, ErrorStream } from '../gateway/types.js';
+import type { App, ErrorStream } from '../gateway/types.js';
 import { loadApp } from '../loader/load-app.js';
 import { errorPageApp } from './error-page.js';
 import { AccessLog } from './access-log.js';
 import { TsgiEngine } from '../engines/tsgi.js';
 import { NodeEngine } from '../engines/node.js';
-import type { Engine, EngineOptions, ListenHandle } from '../engines/engine.js';
+import type { Engine, EngineOptions, ListenHandle, RequestRecord } from '../engines/engine.js';
 import { EXIT_APP_LOAD_ERROR, EXIT_BOOT_ERROR, EXIT_OK } from '../ipc/exit-codes.js';
 import { WORKER_ENV, type MasterMessage, type WorkerBootInfo, type WorkerInfo, type WorkerMessage } from '../ipc/messages.js';
 import { runHook, runHookSync } from '../config/hooks.js';
@@ -95,7 +95,7 @@ class Worker {
       keepalive: config.keepalive,
       backlog: config.backlog,
       onRequestDone:
-        this.maxRequests > 0 || config.postRequest !== null || this.accessLog !== null ? (environ, status) => this.requestDone(environ, status) : undefined,
+        this.maxRequests > 0 || config.postRequest !== null || this.accessLog !== null ? (record) => this.requestDone(record) : undefined,
     };
     this.engine = new ENGINES[config.http](options);
     await runHook(config, 'postWorkerInit', this.log, this.info);
@@ -126,7 +126,8 @@ class Worker {
     };
   }
 
-  private requestDone(environ: Environ | null, status: number): void {
+  private requestDone(record: RequestRecord): void {
+    const { environ, status } = record;
     this.accessLog?.write(environ, status);
     if (this.config.postRequest !== null) runHookSync(this.config, 'postRequest', this.log, this.info, environ, status);
     this.requests++;
