@@ -17,7 +17,7 @@ import {
   stringSetting,
   type SettingValue,
 } from './setting.js';
-import { atLeast, between, eachNonEmpty, existingDirectory, modeMask, nonEmpty, parseMode, userOrId } from './validators.js';
+import { atLeast, between, eachNonEmpty, existingDirectory, modeMask, nonEmpty, parseMode, rootPath, userOrId } from './validators.js';
 
 /** Gunicorn's caps: a request line longer than 8190 bytes is never accepted, nor more than 32768 fields. */
 export const MAX_REQUEST_LINE = 8190;
@@ -187,6 +187,58 @@ with a 502.`,
 A request still running after this many seconds gets a 504 if nothing has been sent yet; otherwise
 its connection is aborted. The worker goes on serving everyone else. Unlike \`timeout\`, this covers
 time spent awaiting I/O.`,
+  }),
+  floatSetting({
+    name: 'headerTimeout',
+    section: 'Worker Processes',
+    cli: ['--header-timeout'],
+    meta: 'SECONDS',
+    default: 30,
+    validate: atLeast(0),
+    help: 'Longest time a request head may take to arrive, from its first byte; past it, 408 and close (0 = no limit).',
+    desc: `
+A deadline, not an idle timer: a client trickling its head a byte at a time is cut off when it runs
+out, whatever it sends. The first request of a connection counts from the connection's start, so a
+connection that never sends a byte is closed too. Between requests, \`keepalive\` applies until the
+next head's first byte arrives.`,
+  }),
+  floatSetting({
+    name: 'bodyTimeout',
+    section: 'Worker Processes',
+    cli: ['--body-timeout'],
+    meta: 'SECONDS',
+    default: 60,
+    validate: atLeast(0),
+    help: 'Longest time a request body may make no progress while the app waits for it (0 = no limit).',
+    desc: `
+The request is abandoned: 408 if nothing of the response was sent, otherwise the connection is
+closed; the app's read rejects with \`TSGI_ERR_BODY_TIMEOUT\` and \`tsgi.signal\` aborts. An app
+that does not read (the worker then stops reading too) is not timed out by this.`,
+  }),
+  intSetting({
+    name: 'workerConnections',
+    section: 'Worker Processes',
+    cli: ['--worker-connections'],
+    meta: 'COUNT',
+    default: 1000,
+    validate: atLeast(0, ' (0 = no limit)'),
+    help: 'Most connections one worker holds; more are closed as soon as they are accepted (0 = no limit).',
+    desc: `
+Gunicorn's name and default. Each connection costs a file descriptor and some memory; this bounds
+both. Closed connections are logged once a second at most. Behind a proxy that keeps a pool of
+upstream connections, size it above the pool.`,
+  }),
+  intSetting({
+    name: 'limitConcurrency',
+    section: 'Worker Processes',
+    cli: ['--limit-concurrency'],
+    meta: 'COUNT',
+    default: 0,
+    validate: atLeast(0, ' (0 = no limit)'),
+    help: "Most requests one worker answers at once; more get 503 (0 = no limit; uvicorn's name).",
+    desc: `
+Sheds load instead of queueing it: a request past the limit is answered 503 at once and its
+connection closed, so a proxy or client can retry elsewhere.`,
   }),
   intSetting({
     name: 'maxRequests',
@@ -453,6 +505,23 @@ config file and defaults add up to.`,
     help: 'Change to this directory before loading the app.',
     desc: `
 The app spec and relative paths in it are resolved from here. The directory must exist.`,
+  }),
+  stringSetting({
+    name: 'rootPath',
+    section: 'Server Mechanics',
+    cli: ['--root-path'],
+    meta: 'PATH',
+    default: '',
+    defaultText: "'', or $SCRIPT_NAME when set",
+    // Gunicorn reads SCRIPT_NAME from the environment; a trailing slash names the same prefix.
+    fallbackEnv: { name: 'SCRIPT_NAME', toText: (value) => value.replace(/\/+$/, '') },
+    validate: rootPath,
+    help: 'The path prefix the app is mounted at: SCRIPT_NAME, taken off PATH_INFO.',
+    desc: `
+For an app served under a prefix by a proxy that passes the full path (\`location /app/\` without
+a rewrite): \`--root-path /app\` gives \`SCRIPT_NAME=/app\` and \`PATH_INFO\` the rest, so the app
+builds its URLs under the prefix. A request whose path is not under it is answered 404 without
+calling the app. As with Gunicorn, the \`SCRIPT_NAME\` environment variable sets the default.`,
   }),
   optionalStringSetting({
     name: 'pid',

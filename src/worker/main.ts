@@ -90,10 +90,16 @@ class Worker {
     const options: EngineOptions = {
       app: this.wrapApp(app),
       log: this.log,
-      server: { scriptName: process.env.SCRIPT_NAME ?? '', multiprocess: this.boot.workers > 1, errors: errorStream(this.log) },
+      // spec §3.6: a reload overlap, TTIN or USR2 can always run another copy of the app.
+      server: { scriptName: config.rootPath, multiprocess: true, errors: errorStream(this.log) },
       limits: parserLimits(config),
       keepalive: config.keepalive,
       backlog: config.backlog,
+      requestTimeout: config.requestTimeout,
+      headerTimeout: config.headerTimeout,
+      bodyTimeout: config.bodyTimeout,
+      limitConcurrency: config.limitConcurrency,
+      workerConnections: config.workerConnections,
       onRequestDone:
         this.maxRequests > 0 || config.postRequest !== null || this.accessLog !== null ? (record) => this.requestDone(record) : undefined,
     };
@@ -172,16 +178,12 @@ class Worker {
       this.heartbeat(engine);
       this.beatArmed = true;
     }
-    if (config.requestTimeout > 0) {
-      const limit = config.requestTimeout * 1000;
-      this.every(Math.min(1000, limit / 4), () => engine.expire(Date.now(), limit));
-    }
   }
 
   /** Sent from the event loop: a loop blocked by synchronous work goes silent. */
   private heartbeat(engine: Engine, now = Date.now()): void {
     this.lastBeat = now;
-    this.send({ type: 'heartbeat', rss: process.memoryUsage.rss(), requests: this.requests, serving: engine.inFlight(now).slice(0, 5) });
+    this.send({ type: 'heartbeat', rss: process.memoryUsage.rss(), requests: this.requests, serving: engine.inFlight().slice(0, 5) });
   }
 
   private every(ms: number, fn: () => void): void {
