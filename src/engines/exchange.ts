@@ -199,8 +199,9 @@ export class Exchange implements Transport, BodySource, RequestHandle {
     if (this.finished || this.headSent) {
       throw new TsgiError('TSGI_ERR_RESPONSE_ENDED', "tsgi.early_hints() was called after the response head was sent; send hints before startResponse's first byte");
     }
+    // The fields are checked as any response's (hop-by-hop ones dropped); the status is 103.
     const checked = emptyCheckedResponse();
-    checkResponse('103', headers, checked);
+    checkResponse('200 OK', headers, checked);
     // RFC 9110 §15.2: "A server MUST NOT send a 1xx response to an HTTP/1.0 client."
     if (this.req.versionMinor === 1) this.conn.writeInterim(this, 103, checked.headers);
   }

@@ -115,9 +115,20 @@ class TsgiConnection extends Connection {
     this.pump(now);
   }
 
+  /**
+   * The peer sent its FIN. Mid-request, the parser reports the request incomplete; between
+   * requests it is a clean close; with a complete request in flight, the client has gone (as
+   * node:http reads it): the request is abandoned rather than answered into a half-closed socket.
+   */
   private onEnd(): void {
     if (this.closing) return;
     this.parser.feedEnd();
+    const ex = this.exchange;
+    if (ex !== null && !ex.finished && (ex.input === null || ex.input.ended)) {
+      this.gone();
+      this.socket.destroy();
+      return;
+    }
     this.pump(performance.now());
   }
 
