@@ -28,6 +28,7 @@ import {
 } from '../ipc/messages.js';
 import { Reloader } from './reloader.js';
 import { Observer, restartCause } from './observe.js';
+import { OrphanReaper } from './reaper.js';
 import { parseAppSpec } from '../loader/spec.js';
 import { resolveModulePath } from '../loader/resolve.js';
 import { dirname, relative } from 'node:path';
@@ -111,6 +112,8 @@ export class Arbiter {
   private observer: Observer | null = null;
   private loopAt = Date.now();
   private reloadInProgress = false;
+  /** As PID 1: reaps orphans that are not workers. */
+  private reaper: OrphanReaper | null = null;
   readonly server: ServerInfo;
 
   constructor(private readonly options: ArbiterOptions) {
@@ -173,6 +176,7 @@ export class Arbiter {
     for (const s of this.sockets) this.log.info(`Listening at: ${s.url} (${process.pid})`);
     this.log.info(`Using engine: ${config.http}`);
     for (const sig of SIGNALS) process.on(sig, () => this.enqueue(sig));
+    this.reaper = OrphanReaper.forPid1(this.log);
     cluster.setupPrimary({ exec: WORKER_ENTRY, args: [], silent: false });
     cluster.on('message', (worker, msg: WorkerMessage) => this.onWorkerMessage(worker, msg));
     cluster.on('exit', (worker, code, signal) => this.onWorkerExit(worker, code, signal));
@@ -184,6 +188,7 @@ export class Arbiter {
       await this.sleep();
       this.loopAt = Date.now();
       for (let item = this.queue.shift(); item !== undefined; item = this.queue.shift()) await this.dispatch(item);
+      this.reaper?.tick(this.ownChildren());
       if (this.stopping === null) {
         this.murderUnresponsive();
         this.manageWorkers();
@@ -441,6 +446,14 @@ export class Arbiter {
     if (missing <= 0) return;
     if (Date.now() < this.nextSpawnAt) return;
     for (let i = 0; i < missing; i++) this.spawn();
+  }
+
+  /** The processes Node spawned (workers, a USR2 master): libuv reaps those itself. */
+  private ownChildren(): Set<number> {
+    const own = new Set<number>();
+    for (const r of this.workers.values()) own.add(r.pid);
+    if (this.upgrade?.pid !== undefined) own.add(this.upgrade.pid);
+    return own;
   }
 
   /** A reload is done (for tsgi_reloads_total) once no worker it marked still serves and none boots. */
