@@ -12,7 +12,7 @@
  */
 import net from 'node:net';
 import { lookup } from 'node:dns/promises';
-import { lstatSync, unlinkSync } from 'node:fs';
+import { lstatSync, readFileSync, readlinkSync, unlinkSync } from 'node:fs';
 import { parseBindAddress, type BindAddress } from '../config/bind.js';
 import { TsgiError } from '../errors.js';
 
@@ -117,11 +117,45 @@ function adoptUpgrade(binds: string[], count: number): BoundSocket[] {
 
 /** A listening socket inherited as a file descriptor (fd://N, systemd, an upgrade). */
 function adoptFd(fd: number, text: string): BoundSocket {
+  if (isListening(fd) === false) throw new BindError(text, `file descriptor ${fd} is not a listening socket`);
   const handle = createHandle(null, 0, 0, fd);
   if (typeof handle === 'number') throw new BindError(text, `cannot use file descriptor ${fd}: ${ERRNO[handle] ?? `error ${handle}`}`);
   const tcp = tcpName(handle);
   if (tcp !== null) return { address: { kind: 'tcp', host: tcp.host, port: tcp.port, family: tcp.family }, handle, url: httpUrl(tcp.host, tcp.port), owned: false };
   return { address: { kind: 'fd', fd }, handle, url: `fd://${fd}`, owned: false };
+}
+
+/**
+ * Whether a descriptor is a listening socket, from /proc (Linux): a TCP socket in LISTEN state
+ * (st 0A in /proc/net/tcp{,6}) or a unix socket with __SO_ACCEPTCON (flag 00010000 in
+ * /proc/net/unix). Undefined when /proc cannot tell.
+ */
+function isListening(fd: number): boolean | undefined {
+  let inode: string;
+  try {
+    const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`));
+    if (m === null) return false;
+    inode = m[1]!;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? false : undefined;
+  }
+  const tables: [string, (f: string[]) => boolean][] = [
+    ['/proc/net/tcp', (f) => f[9] === inode && f[3] === '0A'],
+    ['/proc/net/tcp6', (f) => f[9] === inode && f[3] === '0A'],
+    ['/proc/net/unix', (f) => f[6] === inode && (parseInt(f[3]!, 16) & 0x10000) !== 0],
+  ];
+  let read = false;
+  for (const [table, matches] of tables) {
+    let text: string;
+    try {
+      text = readFileSync(table, 'utf8');
+    } catch {
+      continue;
+    }
+    read = true;
+    for (const line of text.split('\n')) if (matches(line.trim().split(/\s+/))) return true;
+  }
+  return read ? false : undefined;
 }
 
 function tcpName(handle: object): { host: string; port: number; family: 4 | 6 } | null {
