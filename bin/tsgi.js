@@ -2,7 +2,8 @@
 // The tsgi command. It runs the compiled dist/; in a source checkout where dist/ was never built
 // (a fresh clone after `npm ci`), it builds it first with the TypeScript compiler from the dev
 // dependencies. Installing the package runs no script: the published tarball carries dist/.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +12,9 @@ const dist = new URL('../dist/cli.js', import.meta.url);
 if (!existsSync(dist) && existsSync(new URL('../src/cli.ts', import.meta.url))) {
   let tsc = null;
   try {
-    tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+    // The package's exports hide bin/; its package.json says where tsc is.
+    const manifest = createRequire(import.meta.url).resolve('typescript/package.json');
+    tsc = join(dirname(manifest), JSON.parse(readFileSync(manifest, 'utf8')).bin.tsc);
   } catch {
     // A production install (npm ci --omit=dev) of a source checkout: nothing to build with.
   }

@@ -5,9 +5,9 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ROOT } from '../helpers/server.js';
 import { rawRequest } from '../helpers/raw.js';
 import { freePort, waitForPort } from '../helpers/proxy-process.js';
@@ -50,6 +50,21 @@ describe('package', () => {
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
     for (const name of INSTALL_SCRIPTS) expect(pkg.scripts[name], name).toBeUndefined();
   });
+
+  it('a fresh checkout after npm ci: the first tsgi run builds dist/ and serves', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsgi-checkout-'));
+    const files = spawnSync('git', ['ls-files', '-z'], { cwd: ROOT, encoding: 'utf8' }).stdout.split('\0').filter(Boolean);
+    for (const file of files) {
+      if (!existsSync(join(ROOT, file))) continue;
+      mkdirSync(dirname(join(dir, file)), { recursive: true });
+      copyFileSync(join(ROOT, file), join(dir, file));
+    }
+    symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+    const r = spawnSync(process.execPath, ['bin/tsgi.js', '--check-config', 'examples/hello:app'], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
+    expect(r.stderr).toContain('building dist/ from src/');
+    expect(r.stdout).toContain('configuration and app examples/hello:app OK');
+    expect(existsSync(join(dir, 'dist/cli.js'))).toBe(true);
+  }, 150_000);
 
   it('npm pack → install into an empty project → npx tsgi app:app serves a request', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tsgi-pack-'));
