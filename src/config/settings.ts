@@ -287,9 +287,10 @@ is not affected.`,
     validate: nonEmpty,
     help: "Write one line per request to this file ('-' = stdout); off by default.",
     desc: `
-Off unless set, as in Gunicorn. \`-\` writes to standard output. Each worker appends lines in the
-"combined" format (\`REMOTE_ADDR - - [time] "METHOD RAW_URI PROTOCOL" STATUS - "Referer"
-"User-Agent"\`), buffered and written in batches; files are reopened on SIGUSR1, for log rotation.`,
+Off unless set, as in Gunicorn. \`-\` writes to standard output. Each worker appends one line per
+request (refusals and timeouts included) in \`accessLogFormat\` (default: "combined" and the
+request time in seconds) or as JSON (\`accessLogJson\`), as the request ends; files are reopened
+on SIGUSR1, for log rotation.`,
   }),
   stringSetting({
     name: 'errorLog',

@@ -7,11 +7,12 @@
  *   REMOTE_ADDR - USER [day/Mon/year:hh:mm:ss +0000] "METHOD TARGET PROTOCOL" STATUS BYTES "Referer" "User-Agent" SECONDS
  * --access-log-json writes one JSON object per request instead.
  *
- * Writing: lines finished in one turn of the event loop are written together, synchronously, at
- * the end of that turn (setImmediate), and whatever is pending is written when the process exits.
- * A line is therefore in the file (the kernel's page cache) moments after its response was sent,
- * at any traffic: `tail -f` and `kubectl logs` see it at once, and a worker killed with SIGKILL or
- * aborted for a missed heartbeat loses at most the lines of the turn it was in.
+ * Writing: the first line of a turn of the event loop is written at once (synchronously); lines
+ * that follow in the same turn are written together at the end of it (setImmediate), so a busy
+ * worker makes one write per turn, not one per request; whatever is pending is written when the
+ * process exits. A line is in the file (the kernel's page cache) as its request ends, at any
+ * traffic: `tail -f` and `kubectl logs` see it at once, and a worker killed with SIGKILL or aborted
+ * for a missed heartbeat loses at most the lines of the turn it was in.
  */
 import { pino } from 'pino';
 import type { RequestRecord } from '../engines/engine.js';
@@ -205,22 +206,29 @@ export class AccessLog {
   private readonly destination: ReturnType<typeof pino.destination>;
   private readonly line: (record: RequestRecord, now: number) => string;
   private pending = '';
-  private scheduled = false;
-  private readonly flushNow = (): void => this.flush();
+  /** A line was written in this turn of the event loop; more wait for its end. */
+  private inTurn = false;
+  private readonly endTurn = (): void => {
+    this.inTurn = false;
+    this.flush();
+  };
 
   constructor(private readonly options: AccessLogOptions) {
     const { path } = options;
     this.destination = pino.destination({ dest: path === '-' ? 1 : path, sync: true, minLength: 0, mkdir: true });
     this.line = options.json ? jsonLine : compileFormat(options.format ?? DEFAULT_ACCESS_LOG_FORMAT);
-    process.on('exit', this.flushNow);
+    process.on('exit', () => this.flush());
   }
 
   write(record: RequestRecord): void {
-    this.pending += `${this.line(record, Date.now())}\n`;
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(this.flushNow);
+    const line = `${this.line(record, Date.now())}\n`;
+    if (this.inTurn) {
+      this.pending += line;
+      return;
     }
+    this.inTurn = true;
+    setImmediate(this.endTurn);
+    this.writeNow(line);
   }
 
   reopen(): void {
@@ -230,10 +238,13 @@ export class AccessLog {
 
   /** Writes what is pending now (synchronously). */
   flush(): void {
-    this.scheduled = false;
     if (this.pending === '') return;
     const text = this.pending;
     this.pending = '';
+    this.writeNow(text);
+  }
+
+  private writeNow(text: string): void {
     try {
       this.destination.write(text);
     } catch (err) {

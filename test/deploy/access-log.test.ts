@@ -12,7 +12,7 @@ import type { RequestRecord } from '../../src/engines/engine.js';
 import type { Environ } from '../../src/gateway/types.js';
 import { startTsgi, stopAll } from '../helpers/server.js';
 import { rawRequest } from '../helpers/raw.js';
-import { until } from '../helpers/wait.js';
+import { sleep, until } from '../helpers/wait.js';
 
 afterAll(stopAll);
 
@@ -84,6 +84,9 @@ describe('access log file', () => {
     const log = join(mkdtempSync(join(tmpdir(), 'tsgi-access-')), 'access.log');
     const server = await startTsgi({ args: ['--access-logfile', log, '--access-log-json', 'examples/hello:app'] });
     for (let i = 0; i < 5; i++) await rawRequest(server.port, `GET /n${i} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n`);
+    // Killed 100 ms after the last response: sooner than any timed flush, and with less than
+    // a buffer's worth of lines waiting.
+    await sleep(100);
     const worker = Number(/Booting worker with pid: (\d+)/.exec(server.output())![1]);
     process.kill(worker, 'SIGKILL');
     await until(() => /exited unexpectedly/.test(server.output()), 'the worker to die', { server });
