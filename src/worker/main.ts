@@ -12,6 +12,7 @@ import type { App, ErrorStream } from '../gateway/types.js';
 import { loadApp } from '../loader/load-app.js';
 import { errorPageApp } from './error-page.js';
 import { AccessLog } from './access-log.js';
+import { WorkerMetrics } from './metrics.js';
 import { TsgiEngine } from '../engines/tsgi.js';
 import { NodeEngine } from '../engines/node.js';
 import type { Engine, EngineOptions, ListenHandle, RequestRecord } from '../engines/engine.js';
@@ -37,6 +38,7 @@ class Worker {
   private recycleAsked = false;
   private readonly info: WorkerInfo;
   private readonly accessLog: AccessLog | null;
+  private readonly metrics: WorkerMetrics | null;
 
   constructor(
     private readonly boot: WorkerBootInfo,
@@ -47,7 +49,11 @@ class Worker {
     // Gunicorn's rule: each worker draws its own limit so restarts do not come all at once.
     this.maxRequests = config.maxRequests > 0 ? config.maxRequests + Math.floor(Math.random() * (config.maxRequestsJitter + 1)) : 0;
     this.info = { id: cluster.worker!.id, pid: process.pid, age: boot.age, generation: boot.generation };
-    this.accessLog = config.accessLog === null ? null : new AccessLog(config.accessLog);
+    this.accessLog = config.accessLog === null ? null : new AccessLog({ path: config.accessLog, format: config.accessLogFormat, json: config.accessLogJson });
+    this.metrics =
+      config.metricsBind === null && config.statsdHost === null
+        ? null
+        : new WorkerMetrics((msg, done) => (process.connected ? process.send!(msg, undefined, undefined, done) : done?.()), { sampleDurations: config.statsdHost !== null });
   }
 
   async start(early: EarlyMessages): Promise<void> {
@@ -101,7 +107,7 @@ class Worker {
       limitConcurrency: config.limitConcurrency,
       workerConnections: config.workerConnections,
       onRequestDone:
-        this.maxRequests > 0 || config.postRequest !== null || this.accessLog !== null ? (record) => this.requestDone(record) : undefined,
+        this.maxRequests > 0 || config.postRequest !== null || this.accessLog !== null || this.metrics !== null ? (record) => this.requestDone(record) : undefined,
     };
     this.engine = new ENGINES[config.http](options);
     await runHook(config, 'postWorkerInit', this.log, this.info);
@@ -134,7 +140,8 @@ class Worker {
 
   private requestDone(record: RequestRecord): void {
     const { environ, status } = record;
-    this.accessLog?.write(environ, status);
+    this.accessLog?.write(record);
+    this.metrics?.counters.record(record);
     if (this.config.postRequest !== null) runHookSync(this.config, 'postRequest', this.log, this.info, environ, status);
     this.requests++;
     if (this.maxRequests > 0 && this.requests >= this.maxRequests && !this.recycleAsked) {
@@ -154,6 +161,8 @@ class Worker {
       this.reopenLogs();
       this.accessLog?.reopen();
       this.log.info('reopened log files');
+    } else if (msg.type === 'metrics-request') {
+      this.metrics?.report(msg.id);
     }
   }
 
@@ -169,6 +178,7 @@ class Worker {
       return;
     }
     this.send({ type: 'ready', broken: this.broken });
+    this.metrics?.start(engine);
     const config = this.config;
     if (config.timeout > 0) {
       this.every(Math.min(1000, (config.timeout * 1000) / 4), () => {
@@ -232,6 +242,7 @@ class Worker {
 
   private async exitWithHook(code: number): Promise<void> {
     await runHook(this.config, 'workerExit', this.log, null, this.info);
+    await this.metrics?.final();
     this.exit(code);
   }
 
