@@ -15,6 +15,7 @@ import type { Chunk, Environ, Header } from '../gateway/types.js';
 import { FRAME_CLOSE, framingOf, serverResponse, type Framing, type HeadInput } from '../http/response.js';
 import type { RequestHead } from '../http/events.js';
 import type { Connection } from './driver.js';
+import { TIME_ORIGIN } from './clock.js';
 import type { RequestOutcome, RequestRecord } from './engine.js';
 
 /**
@@ -266,7 +267,7 @@ export class Exchange implements Transport, BodySource, RequestHandle {
       responseHeaders: this.status === 0 || this.serverAnswered ? [] : this.cycle.response.headers,
       bytesSent: this.cycle.sent,
       bytesReceived: this.bytesReceived,
-      startedAt: performance.timeOrigin + this.startedAt,
+      startedAt: TIME_ORIGIN + this.startedAt,
       durationMs: now - this.startedAt,
       outcome,
     };

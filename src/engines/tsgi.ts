@@ -24,6 +24,7 @@ import type { Chunk, Header } from '../gateway/types.js';
 import { connectionInfo, pairs } from './connection-info.js';
 import { Connection, EngineCore } from './driver.js';
 import type { Exchange } from './exchange.js';
+import { TIME_ORIGIN } from './clock.js';
 import { listenOnHandle, type Engine, type EngineOptions, type InFlightRequest, type ListenHandle } from './engine.js';
 import { watchDrops } from './drops.js';
 
@@ -71,7 +72,7 @@ export class TsgiEngine implements Engine {
   }
 }
 
-class TsgiConnection extends Connection {
+export class TsgiConnection extends Connection {
   private readonly parser: RequestParser;
   private pumping = false;
   /** Reading stopped: too much unparsed input is held. */
@@ -136,6 +137,7 @@ class TsgiConnection extends Connection {
   private pump(now: number): void {
     if (this.pumping) return;
     this.pumping = true;
+    this.turnNow = now;
     // Responses produced while pumping (pipelined requests, array bodies) leave in one write.
     const socket = this.socket;
     const cork = !this.corked;
@@ -188,6 +190,7 @@ class TsgiConnection extends Connection {
       }
     } finally {
       this.pumping = false;
+      this.turnNow = 0;
       if (cork) {
         this.corked = false;
         socket.uncork();
@@ -235,7 +238,7 @@ class TsgiConnection extends Connection {
   writeHead(_ex: Exchange, head: HeadInput, framing: Framing, ascii: boolean): void {
     this.framing = framing;
     this.headAscii = ascii;
-    this.pendingHead = this.core.renderer.text(head, framing, head.keepAlive);
+    this.pendingHead = this.core.renderer.text(head, framing, head.keepAlive, TIME_ORIGIN + this.now());
   }
 
   writeBody(_ex: Exchange, chunk: Chunk, byteLength: number): boolean {

@@ -54,6 +54,29 @@ const SIGNAL: PropertyDescriptor = {
 const keyCache = new Map<string, string | null>();
 const KEY_CACHE_MAX = 2048;
 
+// The keys of the last request's fields, by position: clients (and proxies) send the same fields in
+// the same order, so comparing a name with the one at its position usually saves the hash lookup.
+const lastNames: string[] = [];
+const lastKeys: (string | null)[] = [];
+
+function environKeyAt(name: string, position: number): string | null {
+  if (lastNames[position] === name) return lastKeys[position]!;
+  const key = environKey(name);
+  if (position < 64) {
+    lastNames[position] = own(name);
+    lastKeys[position] = key;
+  }
+  return key;
+}
+
+/**
+ * A copy of a name that holds no reference to the request head it was cut from (V8 keeps the whole
+ * head alive behind a long substring), for names kept in the caches beyond the request.
+ */
+function own(name: string): string {
+  return name.length < 13 ? name : Buffer.from(name, 'latin1').toString('latin1');
+}
+
 function environKey(name: string): string | null {
   let key = keyCache.get(name);
   if (key !== undefined) return key;
@@ -64,7 +87,7 @@ function environKey(name: string): string | null {
   // could forge a field a proxy sets. Such names stay visible only in tsgi.raw_headers.
   else if (upper.includes('_')) key = null;
   else key = 'HTTP_' + upper.replaceAll('-', '_');
-  if (keyCache.size < KEY_CACHE_MAX) keyCache.set(name, key);
+  if (keyCache.size < KEY_CACHE_MAX) keyCache.set(own(name), key);
   return key;
 }
 
@@ -174,7 +197,7 @@ export function buildEnviron(
     const name = headers[i]!;
     const value = headers[i + 1]!;
     raw[j] = [name, value];
-    const key = environKey(name);
+    const key = environKeyAt(name, j);
     if (key === null) continue;
     const prev = env[key];
     // RFC 9110 §5.3: repeated field lines combine, in order, as a comma-separated list; cookies
