@@ -534,3 +534,24 @@ export const INVALID: CorpusCase[] = [
 export const FAILS_AFTER_HEAD: ReadonlySet<string> = new Set(
   INVALID.filter((c) => c.raw.startsWith(CHUNKED_HEAD)).map((c) => c.name),
 );
+
+/**
+ * VALID cases the node engine cannot serve today, because llhttp (node:http's parser) refuses them
+ * before tsgi's own checks see the request, with llhttp's error for each. The tsgi engine serves
+ * them. docs/engines.md lists them; test/e2e/protocol.test.ts checks that each is still refused, so
+ * an entry that stops being true fails until it is removed.
+ */
+export const NODE_ENGINE_REFUSES: ReadonlyMap<string, string> = new Map([
+  ['bytes 0x80-0xFF in the target (UTF-8 and latin1 sent raw)', 'HPE_INVALID_URL: llhttp allows only ASCII in a target'],
+  ['absolute-form with a fragment and raw bytes', 'HPE_INVALID_URL: llhttp allows only ASCII in a target'],
+  ['chunk-ext with whitespace around ";" and "=" (BWS)', 'HPE_STRICT / HPE_INVALID_CHUNK_SIZE: llhttp allows no whitespace in a chunk-size line'],
+  ['a method token no registry knows', 'HPE_INVALID_METHOD: llhttp knows a fixed list of methods'],
+  [
+    'HTTP/1.0 request pipelined after another in one packet: only the first is served',
+    'HPE_CLOSED_CONNECTION: node:http reports the bytes after a closing request as an error and the engine drops the connection',
+  ],
+  [
+    'Connection: close request pipelined before another: only the first is served',
+    'HPE_CLOSED_CONNECTION: node:http reports the bytes after a closing request as an error and the engine drops the connection',
+  ],
+]);
