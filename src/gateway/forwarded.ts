@@ -84,11 +84,14 @@ interface ForwardedElement {
 export class Forwarding {
   readonly trusted: AddressList;
   private readonly schemeHeaders: SchemeHeader[];
+  /** Bit n set: some secure scheme header name is n characters long (n < 32), so most fields skip the list. */
+  private readonly schemeLengths: number;
 
   /** Compiles the settings once; throws a TsgiError (TSGI_ERR_CONFIG) for a bad address entry. */
   constructor(settings: ForwardingSettings) {
     this.trusted = AddressList.parse(settings.forwardedAllowIps);
     this.schemeHeaders = Object.entries(settings.secureSchemeHeaders).map(([name, https]) => ({ lower: name.toLowerCase(), https }));
+    this.schemeLengths = this.schemeHeaders.reduce((bits, header) => bits | (header.lower.length < 32 ? 1 << header.lower.length : 1 << 31), 0);
   }
 
   /**
@@ -120,6 +123,7 @@ export class Forwarding {
     let host: string | null = null;
     let scheme: 'http' | 'https' | null = null;
     const schemeHeaders = this.schemeHeaders;
+    const schemeLengths = this.schemeLengths;
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i]!;
       const value = headers[i + 1]!;
@@ -138,6 +142,7 @@ export class Forwarding {
           else if (sameName(name, 'x-forwarded-port')) xfPort = value;
           break;
       }
+      if ((schemeLengths & (1 << Math.min(name.length, 31))) === 0) continue;
       for (let s = 0; s < schemeHeaders.length; s++) {
         const header = schemeHeaders[s]!;
         if (name.length !== header.lower.length || !sameName(name, header.lower)) continue;
@@ -212,11 +217,11 @@ export class Forwarding {
       while (from < to && isOWS(list.charCodeAt(from))) from++;
       while (to > from && isOWS(list.charCodeAt(to - 1))) to--;
       if (from === to) continue; // RFC 9110 §5.6.1: empty list elements are ignored
-      const hop = parseHop(list, from, to);
-      if (hop === null) return;
-      out.remoteAddr = hop.address;
-      out.remotePort = hop.port;
-      if (!this.trusted.hasParsed(hop.family, words)) return;
+      const family = parseHop(list, from, to);
+      if (family === NOT_AN_ADDRESS) return;
+      out.remoteAddr = hopAddress;
+      out.remotePort = hopPort;
+      if (!this.trusted.hasParsed(family, words)) return;
     }
   }
 
@@ -224,67 +229,75 @@ export class Forwarding {
   private walkForwarded(elements: readonly ForwardedElement[], out: ForwardedView): ForwardedElement {
     for (let i = elements.length - 1; i >= 0; i--) {
       const element = elements[i]!;
-      const hop = element.for === null ? null : parseNode(element.for);
-      if (hop === null) return element;
-      out.remoteAddr = hop.address;
-      out.remotePort = hop.port;
-      if (!this.trusted.hasParsed(hop.family, words) || i === 0) return element;
+      const family = element.for === null ? NOT_AN_ADDRESS : parseNode(element.for);
+      if (family === NOT_AN_ADDRESS) return element;
+      out.remoteAddr = hopAddress;
+      out.remotePort = hopPort;
+      if (!this.trusted.hasParsed(family, words) || i === 0) return element;
     }
     return elements[0]!;
   }
 }
 
-/** A parsed hop: the address as the app sees it, its port, and its family (its words are in `words`). */
-interface Hop {
-  address: string;
-  port: string;
-  family: AddressFamily;
-}
+// The hop parseHop() and parseNode() found last: its address as the app sees it and its port
+// (its words are in `words`). Module state instead of a result object: the walk allocates nothing
+// but the address string it keeps.
+let hopAddress = '';
+let hopPort = '';
 
 /**
  * An X-Forwarded-For hop: `IPv4`, `IPv4:port`, `IPv6`, `[IPv6]` or `[IPv6]:port` (proxies differ),
- * in list[from, to). Null when it is none of them.
+ * in list[from, to). Returns its family (NOT_AN_ADDRESS when it is none of them).
  */
-function parseHop(list: string, from: number, to: number): Hop | null {
+function parseHop(list: string, from: number, to: number): AddressFamily {
   let port = '';
   let end = to;
   if (list.charCodeAt(from) === 0x5b /* [ */) {
     const close = list.indexOf(']', from);
-    if (close === -1 || close >= to) return null;
+    if (close === -1 || close >= to) return NOT_AN_ADDRESS;
     if (close + 1 < to) {
-      if (list.charCodeAt(close + 1) !== 0x3a /* : */) return null;
+      if (list.charCodeAt(close + 1) !== 0x3a /* : */) return NOT_AN_ADDRESS;
       port = list.slice(close + 2, to);
-      if (!isPort(port)) return null;
+      if (!isPort(port)) return NOT_AN_ADDRESS;
     }
     from += 1;
     end = close;
   } else {
     const first = list.indexOf(':', from);
-    const second = first === -1 ? -1 : list.indexOf(':', first + 1);
+    const second = first === -1 || first >= to ? -1 : list.indexOf(':', first + 1);
     if (first !== -1 && first < to && (second === -1 || second >= to)) {
       // One colon: IPv4:port (an IPv6 address has at least two).
       port = list.slice(first + 1, to);
-      if (!isPort(port)) return null;
+      if (!isPort(port)) return NOT_AN_ADDRESS;
       end = first;
     }
   }
   const family = parseAddress(list, from, end, words);
-  if (family === NOT_AN_ADDRESS) return null;
-  return { address: family === IPV4 ? formatIPv4(words[0]!) : formatIPv6(words), port, family };
+  if (family === NOT_AN_ADDRESS) return family;
+  // A dotted quad that parsed is already canonical; IPv6 (and IPv4-mapped) text is written out again.
+  if (family === IPV4) {
+    const colon = list.indexOf(':', from);
+    hopAddress = colon === -1 || colon >= end ? list.slice(from, end) : formatIPv4(words[0]!);
+  } else {
+    hopAddress = formatIPv6(words);
+  }
+  hopPort = port;
+  return family;
 }
 
 /**
  * RFC 7239 §6: node = nodename [ ":" node-port ]; nodename = IPv4address / "[" IPv6address "]" /
- * "unknown" / obfnode. Null for "unknown" and obfuscated names, which identify no address.
+ * "unknown" / obfnode. NOT_AN_ADDRESS for "unknown" and obfuscated names, which identify no address.
  */
-function parseNode(node: string): Hop | null {
+function parseNode(node: string): AddressFamily {
   if (node.charCodeAt(0) === 0x5b /* [ */) return parseHop(node, 0, node.length);
   const colon = node.indexOf(':');
-  if (colon !== -1 && !/^(?:[0-9]{1,5}|_[A-Za-z0-9._-]+)$/.test(node.slice(colon + 1))) return null;
+  if (colon !== -1 && !/^(?:[0-9]{1,5}|_[A-Za-z0-9._-]+)$/.test(node.slice(colon + 1))) return NOT_AN_ADDRESS;
   const family = parseAddress(node, 0, colon === -1 ? node.length : colon, words);
-  if (family !== IPV4) return null; // an IPv6 nodename must be bracketed
-  const port = colon === -1 || node.charCodeAt(colon + 1) === 0x5f /* _ obfport */ ? '' : node.slice(colon + 1);
-  return { address: formatIPv4(words[0]!), port, family };
+  if (family !== IPV4) return NOT_AN_ADDRESS; // an IPv6 nodename must be bracketed
+  hopAddress = colon === -1 ? node : node.slice(0, colon);
+  hopPort = colon === -1 || node.charCodeAt(colon + 1) === 0x5f /* _ obfport */ ? '' : node.slice(colon + 1);
+  return family;
 }
 
 // RFC 9110 §5.6.2 token and §5.6.4 quoted-string, as RFC 7239 §4 uses them:
