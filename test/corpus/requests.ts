@@ -11,23 +11,25 @@
  *
  * `raw` holds bytes as a latin1 string: one character per byte, CRLFs written out.
  */
+/**
+ * What the app must see of one request. `trailers` is present exactly for chunked requests: the
+ * trailer fields, never merged into `headers`.
+ */
+export interface CorpusRequest {
+  method: string;
+  target: string;
+  versionMinor: 0 | 1;
+  headers: [string, string][];
+  body: string;
+  trailers?: [string, string][];
+}
+
 export interface CorpusCase {
   name: string;
   /** The exact bytes as a latin1 string, CRLFs written explicitly. */
   raw: string;
-  /**
-   * For valid cases: what the app must see, per request in raw (pipelined raw may hold several).
-   * `trailers` is present exactly for chunked requests: the trailer fields, never merged into
-   * `headers`.
-   */
-  requests?: {
-    method: string;
-    target: string;
-    versionMinor: 0 | 1;
-    headers: [string, string][];
-    body: string;
-    trailers?: [string, string][];
-  }[];
+  /** For valid cases: what the app must see, per request in raw (pipelined raw may hold several). */
+  requests?: CorpusRequest[];
   /** For invalid cases: the status the server must answer; the app must not be called. */
   status?: number;
 }

@@ -4,6 +4,7 @@
  */
 import { expect } from 'vitest';
 import { RequestParser } from '../../src/http/parser.js';
+import type { CorpusRequest } from '../corpus/requests.js';
 import {
   CLOSED,
   DATA,
@@ -165,14 +166,7 @@ export const SPLITS: [string, (buf: Buffer) => Buffer[]][] = [
 ];
 
 /** What an app would see of a request, in the corpus's shape: trailers only for chunked requests. */
-export function appView(request: SeenRequest): {
-  method: string;
-  target: string;
-  versionMinor: 0 | 1;
-  headers: [string, string][];
-  body: string;
-  trailers?: [string, string][];
-} {
+export function appView(request: SeenRequest): CorpusRequest {
   const view = {
     method: request.head.method,
     target: request.head.target,
