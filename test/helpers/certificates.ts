@@ -1,28 +1,16 @@
 /**
  * Certificates made by Debian's openssl at test time: a CA, a server certificate it signed for
  * localhost and 127.0.0.1, client certificates from it and from another CA, a key that matches
- * nothing, and an encrypted key. openssl is installed with apt-get when it is missing, so the
- * suite passes on a fresh machine. Every command is bounded in time.
+ * nothing, and an encrypted key. The global setup installs openssl when it is missing
+ * (helpers/system.ts). Every command is bounded in time.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PACKAGES, requireCommand } from './system.js';
 
 const TIMEOUT_MS = 120_000;
-
-/** Installs the Debian package `pkg` when `command` is not on PATH. */
-export function ensureCommand(command: string, pkg: string): void {
-  try {
-    execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore', timeout: TIMEOUT_MS });
-    return;
-  } catch {
-    // not installed: fall through
-  }
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  execFileSync('apt-get', ['update', '-qq'], { stdio: 'ignore', timeout: TIMEOUT_MS, env });
-  execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', pkg], { stdio: 'ignore', timeout: TIMEOUT_MS, env });
-}
 
 export interface TestCertificates {
   dir: string;
@@ -48,14 +36,13 @@ export interface TestCertificates {
 }
 
 function openssl(dir: string, ...args: string[]): void {
-  execFileSync('openssl', args, { cwd: dir, stdio: 'pipe', timeout: TIMEOUT_MS });
+  execFileSync(requireCommand(PACKAGES.openssl), args, { cwd: dir, stdio: 'pipe', timeout: TIMEOUT_MS });
 }
 
 const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
 const LEAF = ['-addext', 'basicConstraints=critical,CA:FALSE'];
 
 export function makeCertificates(): TestCertificates {
-  ensureCommand('openssl', 'openssl');
   const dir = mkdtempSync(join(tmpdir(), 'tsgi-tls-'));
   const at = (name: string): string => join(dir, name);
   openssl(dir, 'req', '-x509', ...EC, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '365', '-subj', '/CN=tsgi test CA');
