@@ -548,12 +548,4 @@ export const NODE_ENGINE_REFUSES: ReadonlyMap<string, string> = new Map([
   ['absolute-form with a fragment and raw bytes', 'HPE_INVALID_URL: llhttp allows only ASCII in a target'],
   ['chunk-ext with whitespace around ";" and "=" (BWS)', 'HPE_STRICT / HPE_INVALID_CHUNK_SIZE: llhttp allows no whitespace in a chunk-size line'],
   ['a method token no registry knows', 'HPE_INVALID_METHOD: llhttp knows a fixed list of methods'],
-  [
-    'HTTP/1.0 request pipelined after another in one packet: only the first is served',
-    'HPE_CLOSED_CONNECTION: node:http reports the bytes after a closing request as an error and the engine drops the connection',
-  ],
-  [
-    'Connection: close request pipelined before another: only the first is served',
-    'HPE_CLOSED_CONNECTION: node:http reports the bytes after a closing request as an error and the engine drops the connection',
-  ],
 ]);
