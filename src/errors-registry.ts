@@ -64,6 +64,13 @@ export const ERROR_CODES = [
   { code: 'TSGI_ERR_ROOT_PATH', meaning: 'The request path is not under --root-path (SCRIPT_NAME).', status: 404 },
   { code: 'TSGI_ERR_OVERLOADED', meaning: 'The worker already had --limit-concurrency requests in flight.', status: 503 },
   { code: 'TSGI_ERR_CONNECT', meaning: 'A CONNECT request: tunnels are not part of TSGI.', status: 501 },
+
+  // Proxies in front of tsgi: forwarding headers from a trusted proxy, the PROXY protocol, TLS
+  { code: 'TSGI_ERR_FORWARDED', meaning: "A trusted proxy's Forwarded, X-Forwarded-Host or X-Forwarded-Port header is malformed.", status: 400 },
+  { code: 'TSGI_ERR_FORWARDED_CONFLICT', meaning: "A trusted proxy's forwarding headers disagree on the scheme, the client or the host.", status: 400 },
+  { code: 'TSGI_ERR_PROXY_PROTOCOL', meaning: 'A connection that must start with a PROXY protocol header did not, or its header is malformed.' },
+  { code: 'TSGI_ERR_PROXY_PROTOCOL_PEER', meaning: 'A peer not in --proxy-allow-from sent a PROXY protocol header.' },
+  { code: 'TSGI_ERR_TLS', meaning: 'The TLS settings cannot be used: a file is missing or unreadable, the key does not match the certificate, or a value is invalid.' },
 ] as const satisfies readonly ErrorCodeInfo[];
 
 export type ErrorCode = (typeof ERROR_CODES)[number]['code'];

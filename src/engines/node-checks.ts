@@ -38,7 +38,11 @@ export function checkNodeRequest(req: http.IncomingMessage, limits: ParserLimits
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const value = raw[i + 1]!;
-    if (limits.maxHeaderFieldSize > 0 && name.length + 2 + value.length > limits.maxHeaderFieldSize) {
+    // The limit counts a field line with its CRLF (as the sans-IO parser and Gunicorn do). llhttp
+    // has stripped the OWS around the value, so the line is counted in the form every common
+    // client sends, "name: value" CRLF: one SP more than a line without OWS, the extra OWS of an
+    // unusual line less.
+    if (limits.maxHeaderFieldSize > 0 && name.length + value.length + 4 > limits.maxHeaderFieldSize) {
       return refusal('TSGI_ERR_HTTP_FIELD_TOO_LARGE', 'a field line is longer than the server allows; send smaller fields');
     }
     const lower = name.length === 4 || name.length === 14 || name.length === 17 ? name.toLowerCase() : '';

@@ -6,14 +6,11 @@
 import { TsgiError } from '../errors.js';
 import { reasonPhrase } from '../http/status.js';
 import type { Header } from './types.js';
+// RFC 9110 §5.6.2 token and §5.5 field-value (visible characters, SP, HTAB and obs-text; "a field
+// value MUST NOT contain CR, LF or NUL", and other controls are refused as well): the same
+// grammar the request parser applies to what clients send.
+import { FIELD_VALUE, TOKEN } from '../http/grammar.js';
 
-/** RFC 9110 §5.6.2: `token = 1*tchar`. */
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/**
- * RFC 9110 §5.5: `field-value = *field-content`, visible characters, SP, HTAB and obs-text;
- * "a field value MUST NOT contain CR, LF or NUL", and other controls are refused as well.
- */
-const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 /**
  * RFC 9112 §4: `status-line = HTTP-version SP status-code SP [ reason-phrase ]`; RFC 9110 §15:
  * the first digit is 1 to 5. A bare code ("200") is accepted and given its reason phrase.
