@@ -4,6 +4,10 @@
  */
 import type { Environ, ErrorStream, Header, InputStream } from './types.js';
 import { SERVER_SOFTWARE } from '../version.js';
+import { decodePath, splitTarget, type TargetParts } from '../http/target.js';
+
+/** Reused by every request: splitting a target allocates only its part strings. */
+const TARGET_PARTS: TargetParts = { authority: null, path: '', query: '', fragment: null };
 
 /**
  * What the environ's lazy and callable keys reach: the request driver's handle on this request.
@@ -91,27 +95,6 @@ function environKey(name: string): string | null {
   return key;
 }
 
-/** Percent-decodes a path and reads the bytes as UTF-8 (spec §3.2); invalid UTF-8 → U+FFFD. */
-export function decodePath(path: string): string {
-  if (!path.includes('%')) return path;
-  try {
-    return decodeURIComponent(path);
-  } catch {
-    const bytes = Buffer.allocUnsafe(path.length);
-    let n = 0;
-    for (let i = 0; i < path.length; i++) {
-      const c = path.charCodeAt(i);
-      if (c === 0x25 && i + 2 < path.length && /^[0-9A-Fa-f]{2}$/.test(path.slice(i + 1, i + 3))) {
-        bytes[n++] = parseInt(path.slice(i + 1, i + 3), 16);
-        i += 2;
-      } else {
-        bytes[n++] = c;
-      }
-    }
-    return bytes.toString('utf8', 0, n);
-  }
-}
-
 /**
  * The environ for one request, or null when its path is not under the root path (spec §3.2: the
  * server then answers 404 and MUST NOT call the app).
@@ -126,32 +109,11 @@ export function buildEnviron(
   server: ServerInfo,
   handle: RequestHandle,
 ): Environ | null {
-  let path: string;
-  let query = '';
-  let authority: string | null = null;
-  const q = target.indexOf('?');
-  if (target.charCodeAt(0) === 0x2f /* / */) {
-    path = q === -1 ? target : target.slice(0, q);
-    if (q !== -1) query = target.slice(q + 1);
-  } else if (target === '*') {
-    path = '*';
-  } else {
-    // RFC 9112 §3.2.2 absolute-form: "the server MUST ignore the received Host header field (if
-    // any) and instead use the host information of the request-target".
-    const start = target.indexOf('://') + 3;
-    let end = start;
-    while (end < target.length) {
-      const c = target.charCodeAt(end);
-      if (c === 0x2f || c === 0x3f) break;
-      end++;
-    }
-    authority = target.slice(start, end);
-    const rest = target.slice(end);
-    const rq = rest.indexOf('?');
-    path = rq === -1 ? rest : rest.slice(0, rq);
-    if (rq !== -1) query = rest.slice(rq + 1);
-    if (path === '') path = '/';
-  }
+  // spec §3.2: the fragment (RFC 3986 §3.5) is not part of PATH_INFO or QUERY_STRING; RAW_URI keeps it.
+  const parts = splitTarget(target, TARGET_PARTS);
+  const path = parts.path;
+  const query = parts.query;
+  const authority = parts.authority;
   let pathInfo = path === '*' ? '*' : decodePath(path);
   let scriptName = server.scriptName;
   if (scriptName !== '') {
