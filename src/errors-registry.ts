@@ -32,6 +32,13 @@ export const ERROR_CODES = [
   { code: 'TSGI_ERR_VALIDATION', meaning: 'The tsgi/validate middleware saw the app or the server break a rule of the TSGI spec.' },
   { code: 'TSGI_ERR_PARSER_STATE', meaning: 'The request parser was driven out of order (a bug in the code using it).' },
 
+  // What an app sees when the server abandons a request or the response is over (spec §3.9, §4.8, §5.5, §5.7)
+  { code: 'TSGI_ERR_CLIENT_GONE', meaning: 'The client closed the connection before the response was complete.' },
+  { code: 'TSGI_ERR_REQUEST_TIMEOUT', meaning: 'The request ran for longer than --request-timeout and was abandoned.' },
+  { code: 'TSGI_ERR_BODY_TIMEOUT', meaning: 'The client stopped sending the request body for longer than --body-timeout.' },
+  { code: 'TSGI_ERR_RESPONSE_ENDED', meaning: 'A read or write came after the response had ended, or a write went past the declared Content-Length.' },
+  { code: 'TSGI_ERR_HEADERS_SENT', meaning: 'tsgi.early_hints was called after the head of the final response was sent.' },
+
   // Requests the parser refuses, each with the status the server answers before it closes
   { code: 'TSGI_ERR_HTTP_INCOMPLETE', meaning: 'The client closed the connection in the middle of a request.', status: 400 },
   { code: 'TSGI_ERR_HTTP_LINE_ENDING', meaning: 'A line ended with a bare CR or a bare LF instead of CRLF.', status: 400 },

@@ -1,28 +1,32 @@
 /**
- * Checks what an app passes to startResponse before any of it can reach the wire. A bad byte here
- * would let an app (or a client echoed by it) split the response, so nothing is repaired: the
- * response becomes a 500 and the bad value is never sent.
+ * Checks what an app passes to startResponse before any of it can reach the wire. A bad byte here would let an app (or a client echoed by it) split the response, so
+ * nothing is repaired: the response becomes a 500 and the bad value is never sent.
+ *
+ * These are the one definition of the response grammar of docs/spec.md §5.2 and §5.3: the
+ * server uses them to refuse, tsgi/validate to name the breach. Token and field-value come from the
+ * HTTP grammar the request parser uses.
  */
+import { FIELD_VALUE, TOKEN } from '../http/grammar.js';
 import type { Header } from './types.js';
 
-/** RFC 9110 §5.6.2: `token = 1*tchar`. */
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+export { FIELD_VALUE, TOKEN };
+
 /**
- * RFC 9110 §5.5: `field-value = *field-content`, visible characters, SP, HTAB and obs-text;
- * "a field value MUST NOT contain CR, LF or NUL", and other controls are refused as well.
+ * spec §5.2. RFC 9112 §4: `status-line = HTTP-version SP status-code SP [ reason-phrase ]`,
+ * `reason-phrase = 1*( HTAB / SP / VCHAR / obs-text )`; RFC 9110 §15: the first digit is 1-5.
+ * The app may leave out the space and the reason (`'200'`): the server then sends the standard one.
  */
-const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
-/** RFC 9112 §4: `status-line = HTTP-version SP status-code SP [ reason-phrase ]`. */
-const STATUS = /^([1-9]\d\d)(?: [\t\x20-\x7e\x80-\xff]*)?$/;
+export const STATUS = /^([1-5]\d\d)(?: [\t\x20-\x7e\x80-\xff]*)?$/;
 /** Most values are plain ASCII; knowing it lets the driver send head and body as one string. */
 const ASCII = /^[\t\x20-\x7e]*$/;
-const CONTENT_LENGTH = /^\d{1,15}$/;
+/** RFC 9110 §8.6: `Content-Length = 1*DIGIT`; tsgi keeps it to a safe integer (spec §5.3). */
+const CONTENT_LENGTH = /^[0-9]{1,16}$/;
 
 /**
  * RFC 9110 §7.6.1: connection-specific fields are the server's to manage; the framing fields
- * belong to the server too, because it decides how the body travels.
+ * belong to the server too, because it decides how the body travels (spec §5.4).
  */
-const HOP_BY_HOP = new Set([
+export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'connection',
   'keep-alive',
   'proxy-connection',
@@ -44,12 +48,31 @@ export interface CheckedResponse {
   ascii: boolean;
 }
 
+/**
+ * The byte count a Content-Length value gives (spec §5.3), or -1 when it is not one: 1*DIGIT
+ * after leading and trailing OWS (SP and HTAB only, RFC 9110 §5.6.3), at most 2^53 - 1.
+ */
+export function parseContentLength(value: string): number {
+  let start = 0;
+  let end = value.length;
+  while (start < end && isOWS(value.charCodeAt(start))) start++;
+  while (end > start && isOWS(value.charCodeAt(end - 1))) end--;
+  const digits = start === 0 && end === value.length ? value : value.slice(start, end);
+  if (!CONTENT_LENGTH.test(digits)) return -1;
+  const n = +digits;
+  return n <= Number.MAX_SAFE_INTEGER ? n : -1;
+}
+
+function isOWS(code: number): boolean {
+  return code === 0x20 || code === 0x09;
+}
+
 export function checkStatus(status: unknown): number {
   if (typeof status !== 'string') throw new AppHeaderError(`status must be a string like "200 OK", got ${typeof status}`);
   const m = STATUS.exec(status);
-  if (m === null) throw new AppHeaderError(`invalid status ${JSON.stringify(status)}: expected three digits, a space and a reason phrase without control characters`);
+  if (m === null) throw new AppHeaderError(`invalid status ${JSON.stringify(status)}: expected a code 200-599, then optionally a space and a reason phrase without control characters`);
   const code = +m[1]!;
-  if (code < 200) throw new AppHeaderError(`status ${code}: an app may not send an informational (1xx) response`);
+  if (code < 200) throw new AppHeaderError(`status ${code}: an app may not send an informational (1xx) response; send 103 hints with tsgi.early_hints`);
   return code;
 }
 
@@ -77,9 +100,8 @@ export function checkResponse(status: unknown, headers: unknown, out: CheckedRes
     if (name.length >= 2 && name.length <= 17) {
       const lower = name.toLowerCase();
       if (lower === 'content-length') {
-        const trimmed = value.trim();
-        if (!CONTENT_LENGTH.test(trimmed)) throw new AppHeaderError(`Content-Length ${JSON.stringify(value)} is not a decimal byte count`);
-        const n = +trimmed;
+        const n = parseContentLength(value);
+        if (n < 0) throw new AppHeaderError(`Content-Length ${JSON.stringify(value)} is not a decimal byte count`);
         if (contentLength >= 0 && n !== contentLength) throw new AppHeaderError('two different Content-Length headers');
         contentLength = n;
         drop = true;

@@ -106,7 +106,9 @@ export function buildEnviron(
   }
 
   const raw: Header[] = new Array(headers.length >> 1);
-  const environ: Environ = {
+  // Still a TSGI 1.0 environ (version [1, 0], no tsgi.signal or tsgi.early_hints) until the request
+  // driver builds the 1.1 one; the cast only lets it compile against the 1.1 type.
+  const environ = {
     REQUEST_METHOD: method,
     SCRIPT_NAME: scriptName,
     PATH_INFO: pathInfo,
@@ -129,7 +131,7 @@ export function buildEnviron(
     'tsgi.run_once': false,
     'tsgi.input_terminated': true,
     'tsgi.raw_headers': raw,
-  };
+  } as unknown as Environ;
   const env = environ as Record<string, unknown>;
   for (let i = 0, j = 0; i < headers.length; i += 2, j++) {
     const name = headers[i]!;
