@@ -29,6 +29,17 @@ function badSize(size: unknown): string | null {
   return describe(size);
 }
 
+/** Whether the request, as received, was framed by Transfer-Encoding or by Content-Length. */
+function framingOf(environ: Environ): { chunked: boolean; length: boolean } {
+  let chunked = false;
+  let length = false;
+  for (const [name] of environ['tsgi.raw_headers']) {
+    if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') chunked = true;
+    else if (name.length === 14 && name.toLowerCase() === 'content-length') length = true;
+  }
+  return { chunked, length };
+}
+
 /** Forwards to the server's input stream, checking the app's calls and the server's answers. */
 export class ValidatedInput implements InputStream {
   readonly #source: InputStream;
@@ -45,9 +56,13 @@ export class ValidatedInput implements InputStream {
     this.#source = environ['tsgi.input'];
     this.#environ = environ;
     this.#state = state;
-    this.#chunked = environ.HTTP_TRANSFER_ENCODING !== undefined;
-    // RFC 9112 §6.3: a request with neither Transfer-Encoding nor Content-Length has no content.
-    this.#expected = this.#chunked ? undefined : environ.CONTENT_LENGTH === '' ? 0 : Number(environ.CONTENT_LENGTH);
+    const framing = framingOf(environ);
+    this.#chunked = environ.HTTP_TRANSFER_ENCODING !== undefined || framing.chunked;
+    // spec §3.4: CONTENT_LENGTH is the length tsgi.input yields, or '' when it is not known in
+    // advance (a chunked request, or a body a middleware transforms, §11.2). RFC 9112 §6.3: a
+    // request with neither Transfer-Encoding nor Content-Length on the wire has no content.
+    if (environ.CONTENT_LENGTH !== '') this.#expected = Number(environ.CONTENT_LENGTH);
+    else this.#expected = this.#chunked || framing.length ? undefined : 0;
   }
 
   read(size?: number | null): Promise<Uint8Array> {
