@@ -168,6 +168,7 @@ const REFUSALS: [string, string, string, number][] = [
   ['refuse-request-line', 'a request-line that is not three parts', 'GET /a b HTTP/1.1\r\nHost: t\r\n\r\n', 400],
   ['refuse-asterisk', 'the asterisk-form with GET', 'GET * HTTP/1.1\r\nHost: t\r\n\r\n', 400],
   ['refuse-expect', 'an expectation other than 100-continue', 'GET / HTTP/1.1\r\nHost: t\r\nExpect: teapot\r\n\r\n', 417],
+  ['refuse-final-coding', 'a Transfer-Encoding whose last coding is not chunked', 'POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n', 400],
   ['refuse-coding', 'a transfer coding other than chunked', 'POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n', 501],
   ['refuse-connect', 'CONNECT', 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n', 501],
   ['refuse-framing', 'Content-Length with Transfer-Encoding', 'POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400],
@@ -257,6 +258,16 @@ const MUSTS: Must[] = [
       const port = (await main()).port;
       expectServerAnswer(await one(port, 'POST /env HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\ncontent-length: 1\r\n\r\nx', true), 400);
       expectServerAnswer(await one(port, 'GET /env HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n', true), 400);
+    },
+  ],
+  // §3.2
+  [
+    'unknown-method',
+    'a method the server does not know reaches the app, or, where the parser knows a fixed list, gets 501',
+    async ({ main }) => {
+      const result = await one((await main()).port, 'FOO /env HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n', true);
+      expect([200, 501], result.raw).toContain(result.response.status);
+      if (result.response.status === 501) expectServerAnswer(result, 501);
     },
   ],
   // §3.3
@@ -560,14 +571,16 @@ const NEEDS_DRIVER: Record<Engine, Set<string>> = {
     'root-path-404', 'reason-phrase', 'app-date', 'no-computed-length', 'early-hints',
     'early-hints-late', 'overflow-write', 'read-sizes', 'read-after-head', 'read-after-end',
     'write-after-end', 'client-gone', 'write-client-gone', 'request-timeout', 'malformed-body',
-    'graceful-waits-for-requests', 'refuse-major-version', 'refuse-minor-version', 'app-error-500',
+    'graceful-waits-for-requests', 'refuse-major-version', 'refuse-minor-version', 'refuse-final-coding',
+    'app-error-500',
   ]),
   node: new Set([
     'environ-1.1', 'multiprocess', 'server-name-from-host', 'ipv4-mapped', 'duplicate-fields',
     'root-path-404', 'reason-phrase', 'no-computed-length', 'early-hints', 'early-hints-late',
     'overflow-write', 'error-after-last-byte', 'read-sizes', 'read-after-head', 'read-after-end',
     'write-after-end', 'client-gone', 'write-client-gone', 'request-timeout', 'malformed-body',
-    'graceful-waits-for-requests', 'refuse-major-version', 'refuse-minor-version', 'app-error-500',
+    'graceful-waits-for-requests', 'refuse-major-version', 'refuse-minor-version', 'refuse-final-coding',
+    'app-error-500', 'unknown-method',
   ]),
 };
 

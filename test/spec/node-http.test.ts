@@ -142,11 +142,16 @@ describe('Appendix C: node:http does these things a TSGI server must not', () =>
   });
 
   it('C.6 llhttp answers 400 to methods outside its list (FOO, lowercase get) before the handler; QUERY reaches it', async () => {
-    const port = await listen((req, res) => res.end(`method ${req.method}`));
+    const codes: string[] = [];
+    const port = await listen(
+      (req, res) => res.end(`method ${req.method}`),
+      (server) => server.on('clientError', (error: NodeJS.ErrnoException, socket) => (codes.push(String(error.code)), socket.end('HTTP/1.1 400 Bad Request\r\n\r\n'))),
+    );
     for (const method of ['FOO', 'get', 'BREW']) {
       const { text } = await send(port, `${method} / HTTP/1.1\r\nHost: a\r\n\r\n`);
       expect(text, method).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
     }
+    expect(codes).toEqual(['HPE_INVALID_METHOD', 'HPE_INVALID_METHOD', 'HPE_INVALID_METHOD']);
     expect((await send(port, 'QUERY / HTTP/1.1\r\nHost: a\r\n\r\n')).text).toContain('method QUERY');
   });
 
@@ -163,6 +168,17 @@ describe('Appendix C: node:http does these things a TSGI server must not', () =>
     for (const version of ['HTTP/1.2', 'HTTP/3.0']) {
       expect((await send(port, `GET / ${version}\r\nHost: a\r\n\r\n`)).text, version).toMatch(/^HTTP\/1\.1 400 /);
     }
+    const seen: string[] = [];
+    const mapped = await listen(
+      (_req, res) => res.end(),
+      (server) =>
+        server.on('clientError', (error: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket) => {
+          seen.push(`${error.code} ${error.rawPacket?.toString('latin1').split('\r\n')[0]}`);
+          socket.destroy();
+        }),
+    );
+    await send(mapped, 'GET / HTTP/1.2\r\nHost: a\r\n\r\n');
+    expect(seen).toEqual(['HPE_INVALID_VERSION GET / HTTP/1.2']);
   });
 
   it('C.6 a second Host field is accepted (the first wins) and a Transfer-Encoding not ending in chunked is served', async () => {
@@ -172,6 +188,22 @@ describe('Appendix C: node:http does these things a TSGI server must not', () =>
     });
     expect((await send(port, 'GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n')).text).toContain('host a');
     expect((await send(port, 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n')).text).toContain('te gzip');
+  });
+
+  it('C.6 req.headers lowercases names and drops a second Content-Type or User-Agent; req.rawHeaders keeps every line', async () => {
+    const port = await listen((req, res) => res.end(JSON.stringify([req.headers['content-type'], req.headers['user-agent'], req.rawHeaders.length / 2])));
+    const { text } = await send(port, GET('/', 'Content-Type: a\r\ncontent-type: b\r\nUser-Agent: u1\r\nUser-Agent: u2\r\n'));
+    expect(text).toContain('["a","u1",5]');
+  });
+
+  it('C.2 with an upgrade listener, a request with Upgrade no longer reaches the request handler', async () => {
+    const seen: string[] = [];
+    const port = await listen(
+      (_req, res) => (seen.push('request'), res.end()),
+      (server) => server.on('upgrade', (_req, socket: net.Socket) => (seen.push('upgrade'), socket.destroy())),
+    );
+    await send(port, GET('/', 'Connection: Upgrade\r\nUpgrade: websocket\r\n'), 200);
+    expect(seen).toEqual(['upgrade']);
   });
 
   it('C.6 by default fields after the first thousand or so are dropped without a word; maxHeadersCount 0 keeps them', async () => {
@@ -232,6 +264,15 @@ describe('Appendix C: node:http does these things a TSGI server must not', () =>
   it('C.9 an IPv4 client of a server on :: has the remoteAddress ::ffff:127.0.0.1', async () => {
     const port = await listen((req, res) => res.end(`peer ${req.socket.remoteAddress} local ${req.socket.localAddress}`), undefined, '::');
     expect((await send(port, GET())).text).toContain('peer ::ffff:127.0.0.1 local ::ffff:127.0.0.1');
+  });
+
+  it('C.11 writeEarlyHints() sends its 103 to an HTTP/1.0 client too, and writes the name link as Link', async () => {
+    const port = await listen((_req, res) => {
+      res.writeEarlyHints({ link: '</a.css>; rel=preload' });
+      res.end('ok');
+    });
+    const old = await send(port, 'GET / HTTP/1.0\r\n\r\n');
+    expect(old.text).toMatch(/^HTTP\/1\.1 103 Early Hints\r\nLink: <\/a\.css>; rel=preload\r\n\r\nHTTP\/1\.1 200 OK\r\n/);
   });
 
   it('C.10 the defaults: a request must be complete within 300 s (else 408), its head within 60 s, idle keep-alive 5 s', () => {
