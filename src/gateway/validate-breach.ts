@@ -5,6 +5,7 @@
 import { Buffer } from 'node:buffer';
 import { isUint8Array } from 'node:util/types';
 import { TsgiError } from '../errors.js';
+import { REFUSAL_STATUS } from '../errors-registry.js';
 import type { Chunk } from './types.js';
 
 /** Which side of the contract broke a rule. */
@@ -84,14 +85,15 @@ export function codeOf(value: unknown): string | undefined {
 
 /**
  * spec §3.9: the codes a server gives the reason of `tsgi.signal` when it abandons a request: the
- * client left, a timeout ran out, or the request body was malformed (the parse error's own code).
+ * client left, a timeout ran out, or the request body was malformed (the parse error's own code,
+ * one of the registry's refusals).
  */
 export function isAbandonCode(code: string | undefined): boolean {
   return (
     code === 'TSGI_ERR_CLIENT_GONE' ||
     code === 'TSGI_ERR_REQUEST_TIMEOUT' ||
     code === 'TSGI_ERR_BODY_TIMEOUT' ||
-    (code !== undefined && code.startsWith('TSGI_ERR_HTTP_'))
+    (code !== undefined && Object.prototype.hasOwnProperty.call(REFUSAL_STATUS, code))
   );
 }
 

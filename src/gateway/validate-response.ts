@@ -289,7 +289,7 @@ export class Exchange {
     const reason = this.#state.signal!.reason;
     const code = codeOf(reason);
     if (!(reason instanceof Error) || code === undefined || (code.startsWith('TSGI_ERR_') && !isAbandonCode(code))) {
-      this.#state.reportServer('§3.9', `tsgi.signal was aborted with ${describe(reason)}`, 'abort it with a TsgiError whose code says why: TSGI_ERR_CLIENT_GONE, TSGI_ERR_REQUEST_TIMEOUT, TSGI_ERR_BODY_TIMEOUT or the parse error’s TSGI_ERR_HTTP_* code');
+      this.#state.reportServer('§3.9', `tsgi.signal was aborted with ${describe(reason)}`, "abort it with a TsgiError whose code says why: TSGI_ERR_CLIENT_GONE, TSGI_ERR_REQUEST_TIMEOUT, TSGI_ERR_BODY_TIMEOUT or the parse error's own code");
     }
     if (this.#closed && this.#complete) {
       this.#state.reportServer('§3.9', `tsgi.signal was aborted (${code ?? describe(reason)}) after the response was complete`, 'never abort the signal of a request whose response was sent');
