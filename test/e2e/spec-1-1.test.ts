@@ -188,8 +188,21 @@ const MUSTS: Must[] = [
       const env = await json((await main()).port, get('/env'));
       expect(env.version).toEqual([1, 1]);
       expect(env.signal).toEqual({ isAbortSignal: true, aborted: false, enumerable: true });
+      expect(env.signalKey).toEqual({ assigned: true, deleted: true });
       expect(env.earlyHints).toBe('function');
       expect(env.upgrade).toBe('undefined');
+    },
+  ],
+  [
+    'no-abort-after-complete',
+    'tsgi.signal is never aborted once the response is complete, also when the client then leaves',
+    async ({ main }) => {
+      const server = await main();
+      const rid = id();
+      const { response } = await one(server.port, get(`/late-abort?id=${rid}`, 'Connection: close\r\n'));
+      expect(response.body.toString()).toBe('signal');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(marks(server.output(), rid)).toEqual([]);
     },
   ],
   [
@@ -331,6 +344,17 @@ const MUSTS: Must[] = [
       expect((await one((await main()).port, 'GET /status?s=200%20OK HTTP/1.0\r\n\r\n')).raw).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
     },
   ],
+  // §5.3
+  [
+    'one-content-length',
+    'a Content-Length the app repeats (05 and 5) is sent once, as 5',
+    async ({ main }) => {
+      const { raw, response } = await one((await main()).port, get('/double-length'));
+      expect(raw.match(/\r\ncontent-length:/gi)).toHaveLength(1);
+      expect(raw).toMatch(/\r\nContent-Length: 5\r\n/i);
+      expect(response.body.toString()).toBe('hello');
+    },
+  ],
   // §5.4
   [
     'app-date',
@@ -363,6 +387,16 @@ const MUSTS: Must[] = [
       expect(raw).toMatch(/^HTTP\/1\.1 103 Early Hints\r\nLink: <\/style\.css>; rel=preload; as=style\r\n\r\nHTTP\/1\.1 200 OK\r\n/);
       const old = await one(port, 'GET /hints HTTP/1.0\r\n\r\n');
       expect(old.raw).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    },
+  ],
+  [
+    'early-hints-refused',
+    'a hint value with CR LF makes tsgi.early_hints throw, and nothing of it is sent',
+    async ({ main }) => {
+      const { response, raw } = await one((await main()).port, get('/hints-bad'));
+      expect(response.body.toString()).toMatch(/^threw /);
+      expect(raw).not.toContain('X-Injected');
+      expect(raw).not.toContain('103');
     },
   ],
   [
@@ -430,7 +464,7 @@ const MUSTS: Must[] = [
       const port = (await main()).port;
       const post = (size: string) => `POST /read-size?size=${size} HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello`;
       const answers: Record<string, string> = {};
-      for (const size of ['3', 'undefined', 'null', 'Infinity', '-1', '0', 'NaN', '1.5']) {
+      for (const size of ['3', 'undefined', 'null', 'Infinity', '-1', '0', 'NaN', '1.5', 'string:4']) {
         answers[size] = (await one(port, post(size))).response.body.toString();
       }
       expect(answers).toEqual({
@@ -442,6 +476,7 @@ const MUSTS: Must[] = [
         '0': 'err:RangeError',
         NaN: 'err:RangeError',
         '1.5': 'err:RangeError',
+        'string:4': 'err:TypeError',
       });
     },
   ],
@@ -567,7 +602,7 @@ const MUSTS: Must[] = [
  */
 const NEEDS_DRIVER: Record<Engine, Set<string>> = {
   tsgi: new Set([
-    'environ-1.1', 'multiprocess', 'server-name-from-host', 'ipv4-mapped', 'duplicate-fields',
+    'environ-1.1', 'no-abort-after-complete', 'early-hints-refused', 'multiprocess', 'server-name-from-host', 'ipv4-mapped', 'duplicate-fields',
     'root-path-404', 'reason-phrase', 'app-date', 'no-computed-length', 'early-hints',
     'early-hints-late', 'overflow-write', 'read-sizes', 'read-after-head', 'read-after-end',
     'write-after-end', 'client-gone', 'write-client-gone', 'request-timeout', 'malformed-body',
@@ -575,7 +610,7 @@ const NEEDS_DRIVER: Record<Engine, Set<string>> = {
     'app-error-500',
   ]),
   node: new Set([
-    'environ-1.1', 'multiprocess', 'server-name-from-host', 'ipv4-mapped', 'duplicate-fields',
+    'environ-1.1', 'no-abort-after-complete', 'early-hints-refused', 'multiprocess', 'server-name-from-host', 'ipv4-mapped', 'duplicate-fields',
     'root-path-404', 'reason-phrase', 'no-computed-length', 'early-hints', 'early-hints-late',
     'overflow-write', 'error-after-last-byte', 'read-sizes', 'read-after-head', 'read-after-end',
     'write-after-end', 'client-gone', 'write-client-gone', 'request-timeout', 'malformed-body',
