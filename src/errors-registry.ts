@@ -40,12 +40,15 @@ export const ERROR_CODES = [
   { code: 'TSGI_ERR_RESPONSE_ENDED', meaning: 'The app read the body, wrote or sent hints after its response had ended.' },
   { code: 'TSGI_ERR_INPUT_READ', meaning: 'The app called tsgi.input.read() with an invalid size, or while another read was pending.' },
   { code: 'TSGI_ERR_APP_CONTRACT', meaning: 'The app broke the TSGI contract (startResponse, body or chunk types); the response became a 500.' },
+  { code: 'TSGI_ERR_HEADERS_SENT', meaning: 'Early hints were asked for (tsgi.early_hints) after the head of the final response was sent.' },
 
   // Requests the parser refuses, each with the status the server answers before it closes
   { code: 'TSGI_ERR_HTTP_INCOMPLETE', meaning: 'The client closed the connection in the middle of a request.', status: 400 },
   { code: 'TSGI_ERR_HTTP_LINE_ENDING', meaning: 'A line ended with a bare CR or a bare LF instead of CRLF.', status: 400 },
   { code: 'TSGI_ERR_HTTP_REQUEST_LINE', meaning: 'The request-line is not "method SP request-target SP HTTP-version".', status: 400 },
-  { code: 'TSGI_ERR_HTTP_VERSION', meaning: 'The HTTP version is not HTTP/1.0 or HTTP/1.1.', status: 400 },
+  { code: 'TSGI_ERR_HTTP_VERSION', meaning: 'The HTTP-version of the request-line is malformed.', status: 400 },
+  { code: 'TSGI_ERR_HTTP_METHOD', meaning: 'The node engine does not implement the method (llhttp parses a fixed list).', status: 501 },
+  { code: 'TSGI_ERR_HTTP_VERSION_NOT_SUPPORTED', meaning: 'The HTTP-version is well-formed but neither HTTP/1.0 nor HTTP/1.1.', status: 505 },
   { code: 'TSGI_ERR_HTTP_TARGET', meaning: 'The request-target is not in a form allowed for the method.', status: 400 },
   { code: 'TSGI_ERR_HTTP_REQUEST_LINE_TOO_LONG', meaning: 'The request-line is longer than limitRequestLine.', status: 414 },
   { code: 'TSGI_ERR_HTTP_FIELD', meaning: 'A header field line is malformed.', status: 400 },

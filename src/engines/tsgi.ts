@@ -125,7 +125,7 @@ export class TsgiConnection extends Connection {
     if (this.closing) return;
     this.parser.feedEnd();
     const ex = this.exchange;
-    if (ex !== null && !ex.finished && (ex.input === null || ex.input.ended)) {
+    if (ex !== null && !ex.finished && ex.bodyComplete) {
       this.gone();
       this.socket.destroy();
       return;
@@ -149,7 +149,7 @@ export class TsgiConnection extends Connection {
       while (!this.closing) {
         const ex = this.exchange;
         // A request is with the app: read its body only as fast as the app takes it.
-        if (ex !== null && !this.discarding && ex.input !== null && !ex.input.ended && !ex.input.hungry) break;
+        if (ex !== null && !this.discarding && !ex.bodyComplete && !ex.input!.hungry) break;
         const ev = this.parser.next();
         if (ev === NEED_DATA) break;
         if (ev === HEAD) {
@@ -321,13 +321,11 @@ export class TsgiConnection extends Connection {
   // ---- between requests ----------------------------------------------------------------------
 
   protected nextRequest(ex: Exchange): void {
-    const input = ex.input;
-    if (input !== null && !input.ended) {
+    if (!ex.bodyComplete) {
       // The app did not read the whole body: read and drop the rest (bounded) so the next
       // request on this connection starts where it should.
-      ex.discardInput();
       this.discarding = true;
-      this.discarded = input.queued;
+      this.discarded = 0;
     }
     if (!this.pumping) this.pump(performance.now());
   }

@@ -50,6 +50,10 @@ const SIGNAL: PropertyDescriptor = {
   get(this: { [kHandle]: RequestHandle }): AbortSignal {
     return this[kHandle].signal();
   },
+  // spec §3.1: the app may change any key, this one included (a deadline middleware replaces it).
+  set(this: object, value: unknown): void {
+    Object.defineProperty(this, 'tsgi.signal', { value, writable: true, enumerable: true, configurable: true });
+  },
   enumerable: true,
   configurable: true,
 };
@@ -128,7 +132,9 @@ export function buildEnviron(
   }
 
   const raw: Header[] = new Array(headers.length >> 1);
-  const environ: Environ = {
+  // Still a TSGI 1.0 environ (version [1, 0], no tsgi.signal or tsgi.early_hints) until the request
+  // driver builds the 1.1 one; the cast only lets it compile against the 1.1 type.
+  const environ = {
     REQUEST_METHOD: method,
     SCRIPT_NAME: scriptName,
     PATH_INFO: pathInfo,
@@ -155,6 +161,7 @@ export function buildEnviron(
     [kHandle]: handle,
   } as Omit<Environ, 'tsgi.signal'> as Environ;
   const env = environ as Record<string, unknown>;
+  let typeSeen = false;
   for (let i = 0, j = 0; i < headers.length; i += 2, j++) {
     const name = headers[i]!;
     const value = headers[i + 1]!;
@@ -162,12 +169,14 @@ export function buildEnviron(
     const key = environKeyAt(name, j);
     if (key === null) continue;
     const prev = env[key];
-    // RFC 9110 §5.3: repeated field lines combine, in order, as a comma-separated list; cookies
-    // are joined with "; " (RFC 6265 §5.4).
-    if (typeof prev === 'string' && (prev !== '' || key.charCodeAt(0) === 0x48 /* H */)) {
+    // RFC 9110 §5.3: repeated field lines combine, in order, as a comma-separated list, empty
+    // values included (spec §3.4.1); cookies are joined with "; " (RFC 6265 §5.4). CONTENT_TYPE
+    // starts as '' meaning absent, so its first line is told apart by `typeSeen`.
+    if (typeof prev === 'string' && (key.charCodeAt(0) === 0x48 /* H */ || (key === 'CONTENT_TYPE' && typeSeen))) {
       env[key] = prev + (key === 'HTTP_COOKIE' ? '; ' : ', ') + value;
     } else {
       env[key] = value;
+      if (key === 'CONTENT_TYPE') typeSeen = true;
     }
   }
   if (authority !== null) env.HTTP_HOST = authority;

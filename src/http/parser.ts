@@ -862,8 +862,9 @@ export function checkTransferEncoding(codings: string, minor: 0 | 1, lengthCount
     }
   }
   // RFC 9112 §6.1: "If any transfer coding other than chunked is applied to a request's content,
-  // the sender MUST apply chunked as the final transfer coding".
-  if (chunkedAt !== -1 && chunkedAt !== members.length - 1) {
+  // the sender MUST apply chunked as the final transfer coding"; §6.3: otherwise the framing is
+  // invalid (400), whatever the codings are (spec §8.6).
+  if (chunkedAt !== members.length - 1) {
     return parseError('TSGI_ERR_HTTP_TRANSFER_ENCODING', 'chunked is not the final transfer coding; send chunked last');
   }
   // RFC 9112 §6.1: "A server that receives a request message with a transfer coding it does not
@@ -871,7 +872,7 @@ export function checkTransferEncoding(codings: string, minor: 0 | 1, lengthCount
   if (unsupported !== '') {
     return parseError('TSGI_ERR_HTTP_UNSUPPORTED_CODING', `the transfer coding ${printable(unsupported)} is not supported; send only chunked`);
   }
-  return parseError('TSGI_ERR_HTTP_TRANSFER_ENCODING', 'Transfer-Encoding does not end with chunked; send "chunked"');
+  return null;
 }
 
 /** RFC 9112 §3.2: which request-target forms each method may use. */
@@ -933,7 +934,8 @@ function explainRequestLine(line: string): HttpParseError {
   }
   if (version !== 'HTTP/1.1' && version !== 'HTTP/1.0') {
     return HTTP_VERSION_SHAPE.test(version)
-      ? parseError('TSGI_ERR_HTTP_VERSION', `${version} is not supported; send HTTP/1.1 or HTTP/1.0`)
+      ? // RFC 9110 §15.6.6: 505 for a major version (or here, any version) the server does not serve.
+        parseError('TSGI_ERR_HTTP_VERSION_NOT_SUPPORTED', `${version} is not supported; send HTTP/1.1 or HTTP/1.0`)
       : parseError('TSGI_ERR_HTTP_VERSION', 'the HTTP-version is malformed; send HTTP/1.1 or HTTP/1.0 (case-sensitive)');
   }
   return (

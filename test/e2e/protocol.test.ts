@@ -184,12 +184,16 @@ describe.each(ENGINES)('engine %s', (engine) => {
     expect(short.closed).toBe(true);
   });
 
-  it('answers 500 when the app throws before the headers, and keeps serving', async () => {
+  it('answers 500 when the app throws before the headers, closes that connection, and keeps serving', async () => {
     for (const path of ['/throw', '/no-start', '/bad-status']) {
-      const { responses } = await rawRequest(server.port, get(path) + get('/pid'), { responses: 2 });
-      expect(responses[0]!.status).toBe(500);
+      // spec §8.6: after a 500 the request's state is unknown, so its connection closes.
+      const { responses, closed } = await rawRequest(server.port, get(path) + get('/pid'), { timeoutMs: 3000 });
+      expect(responses.map((r) => r.status)).toEqual([500]);
+      expect(responses[0]!.header('connection')).toBe('close');
+      expect(closed).toBe(true);
       expect(responses[0]!.body.toString()).not.toContain('boom');
-      expect(responses[1]!.status).toBe(200);
+      const next = await rawRequest(server.port, get('/pid'), { responses: 1 });
+      expect(next.responses[0]!.status).toBe(200);
     }
     expect(server.output()).toContain('boom before headers');
   });
