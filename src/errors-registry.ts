@@ -24,6 +24,11 @@ export const ERROR_CODES = [
   { code: 'TSGI_ERR_APP_ATTRIBUTE', meaning: 'The module has no export (or property) named by ATTR.' },
   { code: 'TSGI_ERR_APP_NOT_CALLABLE', meaning: 'ATTR (or what its factory returned) is not a function.' },
   { code: 'TSGI_ERR_APP_FACTORY', meaning: 'The app factory named by ATTR threw or rejected.' },
+  { code: 'TSGI_ERR_APP_INTERFACE', meaning: 'ATTR names a value that is not an app of the interface --interface asks for (with auto: of any interface).' },
+
+  // Adapters between interfaces (tsgi/fetch, tsgi/node, tsgi/testing)
+  { code: 'TSGI_ERR_APP_CONTRACT', meaning: 'A TSGI app broke the contract in a way an adapter cannot carry on from (no startResponse, a bad chunk, a body longer or shorter than its Content-Length).' },
+  { code: 'TSGI_ERR_FETCH_RESPONSE', meaning: 'A fetch handler returned or resolved with something that is not a Response.' },
 
   // Serving
   { code: 'TSGI_ERR_BIND', meaning: 'The master could not listen on a --bind address.' },

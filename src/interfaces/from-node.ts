@@ -1,0 +1,171 @@
+/**
+ * fromNode: a node:http handler `(req, res)` (an Express app, `koa.callback()`, a Fastify router,
+ * connect) as a TSGI app. `req` and `res` are light-my-request's in-process IncomingMessage and
+ * ServerResponse (what fastify.inject() uses), set up to look like the ones node:http would give
+ * for this request: the raw target as `req.url`, the received header lines in `req.rawHeaders`,
+ * the socket's addresses, the HTTP version; `req` is read from `tsgi.input` on demand; the response
+ * is streamed back chunk by chunk, with backpressure both ways.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import LightRequest from 'light-my-request/lib/request.js';
+import LightResponse from 'light-my-request/lib/response.js';
+import type { App, Body, Environ, Header, StartResponse } from '../gateway/types.js';
+import { readFromInput } from './input-stream.js';
+import { nodeUrl } from './node-url.js';
+
+/** A node:http request listener. */
+export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => unknown;
+
+export interface FromNodeOptions {
+  /** `this` for the handler (node:http calls a listener with the server as `this`). */
+  thisArg?: unknown;
+}
+
+/** node:http's `req.headers`: lowercase names; light-my-request joins repeated ones the same way. */
+function nodeHeaders(raw: Header[]): Record<string, string | string[]> {
+  const headers: Record<string, string | string[]> = Object.create(null) as Record<string, string | string[]>;
+  for (let i = 0; i < raw.length; i++) {
+    const [name, value] = raw[i]!;
+    const key = name.toLowerCase();
+    const previous = headers[key];
+    if (previous === undefined) headers[key] = value;
+    else if (typeof previous === 'string') headers[key] = [previous, value];
+    else previous.push(value);
+  }
+  return headers;
+}
+
+interface MockSocket {
+  remoteAddress?: string;
+  remotePort?: number;
+  remoteFamily?: string;
+  localAddress?: string;
+  localPort?: number;
+  encrypted?: boolean;
+}
+
+/** The IncomingMessage a node app is given for this environ. */
+export function nodeRequest(environ: Environ): IncomingMessage {
+  const raw = environ['tsgi.raw_headers'];
+  const headers = nodeHeaders(raw);
+  const req = new LightRequest({ method: 'GET', url: '/', headers, payloadAsStream: true, remoteAddress: environ.REMOTE_ADDR });
+  const own = req as unknown as Record<string, unknown>;
+  // light-my-request fills in a User-Agent and a Host for requests without one; node:http does not.
+  if (headers['user-agent'] === undefined) delete req.headers['user-agent'];
+  if (headers.host === undefined) delete req.headers.host;
+  const flat: string[] = new Array(raw.length * 2);
+  for (let i = 0; i < raw.length; i++) {
+    flat[2 * i] = raw[i]![0];
+    flat[2 * i + 1] = raw[i]![1];
+  }
+  own.rawHeaders = flat;
+  own.method = environ.REQUEST_METHOD;
+  own.url = nodeUrl(environ);
+  const minor = environ.SERVER_PROTOCOL === 'HTTP/1.0' ? 0 : 1;
+  own.httpVersionMinor = minor;
+  own.httpVersion = `1.${minor}`;
+  const socket = req.socket as unknown as MockSocket;
+  if (environ.REMOTE_ADDR === '') delete socket.remoteAddress;
+  else {
+    socket.remotePort = Number(environ.REMOTE_PORT);
+    socket.remoteFamily = environ.REMOTE_ADDR.includes(':') ? 'IPv6' : 'IPv4';
+  }
+  socket.localAddress = environ.SERVER_NAME;
+  socket.localPort = Number(environ.SERVER_PORT);
+  if (environ['tsgi.url_scheme'] === 'https') socket.encrypted = true;
+  // `req.connection` is node:http's old name for the socket (Express still reads it).
+  Object.defineProperty(req, 'connection', { value: socket, configurable: true, writable: true });
+  const input = environ['tsgi.input'];
+  own._read = function (this: Readable) {
+    readFromInput(input, this);
+  };
+  return req;
+}
+
+/**
+ * Express swaps the prototypes of `req` and `res` for its own, whose chain ends at node:http's
+ * classes; light-my-request's behaviour lives on its own prototypes, so Express's are rebased
+ * onto them, once (what light-my-request's inject() does for an Express app).
+ */
+function rebaseExpress(handler: NodeHandler): void {
+  const app = handler as unknown as { request?: { app?: unknown }; response?: object };
+  if (app.request === undefined || app.request.app !== handler || app.response === undefined) return;
+  const request = Object.getPrototypeOf(app.request) as object;
+  const response = Object.getPrototypeOf(app.response) as object;
+  if (!(request instanceof LightRequest)) Object.setPrototypeOf(request, LightRequest.prototype);
+  if (!(response instanceof LightResponse)) Object.setPrototypeOf(response, LightResponse.prototype);
+}
+
+function responseFields(res: ServerResponse): Header[] {
+  const fields: Header[] = [];
+  // getRawHeaderNames() keeps the case the handler used (node 15.13+; not in @types/node 20).
+  for (const name of (res as unknown as { getRawHeaderNames(): string[] }).getRawHeaderNames()) {
+    const value = res.getHeader(name);
+    if (value === undefined) continue;
+    if (Array.isArray(value)) for (const item of value) fields.push([name, String(item)]);
+    else fields.push([name, String(value)]);
+  }
+  return fields;
+}
+
+function errorOf(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value));
+}
+
+/** The response body: the bytes the handler writes, pulled as the server sends them. */
+function bodyOf(req: IncomingMessage, res: ServerResponse, stream: Readable): Body {
+  let closed = false;
+  return {
+    [Symbol.asyncIterator]: () => stream[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>,
+    close(): void {
+      if (closed) return;
+      closed = true;
+      // Ended early (the client left, or the server stopped): tell the handler, as node:http does
+      // with 'close' events on both objects.
+      if (!res.writableFinished) res.destroy();
+      if (!req.destroyed) req.destroy();
+    },
+  };
+}
+
+/** A node:http handler as a TSGI app. */
+export function fromNode(handler: NodeHandler, options: FromNodeOptions = {}): App {
+  if (typeof handler !== 'function') throw new TypeError('fromNode() needs a function (req, res) => void');
+  rebaseExpress(handler);
+  const thisArg = options.thisArg;
+  return (environ: Environ, startResponse: StartResponse) =>
+    new Promise<Body>((resolve, reject) => {
+      const req = nodeRequest(environ);
+      let headed = false;
+      const res = new LightResponse(
+        req,
+        (payload) => {
+          headed = true;
+          try {
+            startResponse(`${res.statusCode} ${res.statusMessage}`, responseFields(res));
+            resolve(bodyOf(req, res, payload.stream()));
+          } catch (error) {
+            res.destroy();
+            reject(error);
+          }
+        },
+        reject,
+      );
+      const fail = (error: unknown): void => {
+        if (!headed) reject(errorOf(error));
+        else {
+          environ['tsgi.errors'].write(`the node handler raised after sending its response head: ${errorOf(error).stack ?? String(error)}\n`);
+          res.destroy(errorOf(error));
+        }
+      };
+      try {
+        const result = handler.call(thisArg, req, res);
+        if (result !== null && typeof result === 'object' && typeof (result as Promise<unknown>).then === 'function') {
+          (result as Promise<unknown>).then(undefined, fail);
+        }
+      } catch (error) {
+        fail(error);
+      }
+    });
+}
