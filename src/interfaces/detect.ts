@@ -16,6 +16,7 @@ import { TsgiError } from '../errors.js';
 import type { ErrorCode } from '../errors-registry.js';
 import type { App } from '../gateway/types.js';
 import { fromFetch, type FetchApp, type FetchHandler } from './fetch.js';
+import type { BackgroundTasks } from './wait-until.js';
 import { fromNode, type NodeHandler } from './from-node.js';
 
 export const INTERFACES = ['auto', 'tsgi', 'fetch', 'node'] as const;
@@ -178,10 +179,10 @@ async function asNode(value: unknown, kind: NonNullable<Kind> | null, name: stri
 /**
  * The TSGI app serving `value` through the interface `choice` names. `name` is how messages
  * refer to the value (`app.js:app`), `verb` what joins it to a description (`is`, or `returned` for a
- * factory's result). Throws an InterfaceError saying what the value is and which
+ * factory's result), `tasks` where a fetch app's `ctx.waitUntil()` promises go. Throws an InterfaceError saying what the value is and which
  * flag or attribute would load it.
  */
-export async function adaptApp(value: unknown, choice: InterfaceChoice, name: string, verb = 'is'): Promise<AdaptedApp> {
+export async function adaptApp(value: unknown, choice: InterfaceChoice, name: string, verb = 'is', tasks?: BackgroundTasks): Promise<AdaptedApp> {
   const kind = recognise(value);
   switch (choice) {
     case 'auto': {
@@ -192,7 +193,7 @@ export async function adaptApp(value: unknown, choice: InterfaceChoice, name: st
         }
         throw notAnApp(value, name, verb);
       }
-      if (kind.interface === 'fetch') return asFetch(value as FetchApp, `${kind.what}: ${kind.why}`);
+      if (kind.interface === 'fetch') return asFetch(value as FetchApp, `${kind.what}: ${kind.why}`, tasks);
       return asNode(value, kind, name, verb);
     }
     case 'tsgi': {
@@ -203,9 +204,9 @@ export async function adaptApp(value: unknown, choice: InterfaceChoice, name: st
     }
     case 'fetch': {
       if (kind !== null && kind.interface !== 'fetch') throw wrongInterface(name, verb, kind, 'fetch');
-      if (kind !== null) return asFetch(value as FetchApp, `${kind.what}: ${kind.why}`);
+      if (kind !== null) return asFetch(value as FetchApp, `${kind.what}: ${kind.why}`, tasks);
       if (typeof value !== 'function' || isClass(value)) throw notAnApp(value, name, verb);
-      return asFetch(value as FetchHandler, '--interface fetch: a (request) => Response function');
+      return asFetch(value as FetchHandler, '--interface fetch: a (request) => Response function', tasks);
     }
     case 'node': {
       if (kind !== null && kind.interface !== 'node') throw wrongInterface(name, verb, kind, 'node');
@@ -214,7 +215,7 @@ export async function adaptApp(value: unknown, choice: InterfaceChoice, name: st
   }
 }
 
-function asFetch(value: FetchApp | FetchHandler, reason: string): AdaptedApp {
-  const app = fromFetch(value);
+function asFetch(value: FetchApp | FetchHandler, reason: string, tasks: BackgroundTasks | undefined): AdaptedApp {
+  const app = fromFetch(value, tasks !== undefined ? { tasks } : {});
   return { interface: 'fetch', reason, app, native: value, close: app.close };
 }

@@ -84,17 +84,23 @@ export function nodeRequest(environ: Environ): IncomingMessage {
 }
 
 /**
- * Express swaps the prototypes of `req` and `res` for its own, whose chain ends at node:http's
- * classes; light-my-request's behaviour lives on its own prototypes, so Express's are rebased
- * onto them, once (what light-my-request's inject() does for an Express app).
+ * light-my-request's behaviour lives on its prototypes, and Express replaces the prototypes of
+ * `req` and `res` with its own (whose chain ends at node:http's classes). Copying the methods onto
+ * each object keeps them whatever prototype a framework gives it, without changing any shared
+ * prototype (light-my-request's inject() rebases Express's own, which would break every genuine
+ * IncomingMessage Express later serves in the same process).
  */
-function rebaseExpress(handler: NodeHandler): void {
-  const app = handler as unknown as { request?: { app?: unknown }; response?: object };
-  if (app.request === undefined || app.request.app !== handler || app.response === undefined) return;
-  const request = Object.getPrototypeOf(app.request) as object;
-  const response = Object.getPrototypeOf(app.response) as object;
-  if (!(request instanceof LightRequest)) Object.setPrototypeOf(request, LightRequest.prototype);
-  if (!(response instanceof LightResponse)) Object.setPrototypeOf(response, LightResponse.prototype);
+const REQUEST_METHODS = ownMethods(LightRequest.prototype);
+const RESPONSE_METHODS = ownMethods(LightResponse.prototype);
+
+function ownMethods(prototype: object): [string, unknown][] {
+  return Object.getOwnPropertyNames(prototype)
+    .filter((name) => name !== 'constructor' && typeof Object.getOwnPropertyDescriptor(prototype, name)!.value === 'function')
+    .map((name) => [name, (prototype as Record<string, unknown>)[name]]);
+}
+
+function pin(target: object, methods: [string, unknown][]): void {
+  for (let i = 0; i < methods.length; i++) (target as Record<string, unknown>)[methods[i]![0]] = methods[i]![1];
 }
 
 function responseFields(res: ServerResponse): Header[] {
@@ -132,11 +138,11 @@ function bodyOf(req: IncomingMessage, res: ServerResponse, stream: Readable): Bo
 /** A node:http handler as a TSGI app. */
 export function fromNode(handler: NodeHandler, options: FromNodeOptions = {}): App {
   if (typeof handler !== 'function') throw new TypeError('fromNode() needs a function (req, res) => void');
-  rebaseExpress(handler);
   const thisArg = options.thisArg;
   return (environ: Environ, startResponse: StartResponse) =>
     new Promise<Body>((resolve, reject) => {
       const req = nodeRequest(environ);
+      pin(req, REQUEST_METHODS);
       let headed = false;
       const res = new LightResponse(
         req,
@@ -152,6 +158,7 @@ export function fromNode(handler: NodeHandler, options: FromNodeOptions = {}): A
         },
         reject,
       );
+      pin(res, RESPONSE_METHODS);
       const fail = (error: unknown): void => {
         if (!headed) reject(errorOf(error));
         else {
