@@ -387,3 +387,28 @@ export function callApp(app: App, environ: Environ, options: CallOptions = {}): 
     ((message: string, error: unknown) => environ['tsgi.errors'].write(`${message}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`));
   return new Call(environ, onError).start(app);
 }
+
+/**
+ * The response's content as a WHATWG byte stream, pulled from the app only as the reader reads;
+ * cancelling it stops the app's body (`close()`). An app error after the head errors the stream
+ * (and goes to `onError`).
+ */
+export function contentStream(response: AppResponse, onError?: (error: unknown) => void): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          const chunk = await response.next();
+          if (chunk === null) controller.close();
+          else controller.enqueue(chunk);
+        } catch (error) {
+          onError?.(error);
+          controller.error(error);
+          void response.close();
+        }
+      },
+      cancel: () => response.close(),
+    },
+    { highWaterMark: 0 },
+  );
+}

@@ -51,7 +51,7 @@ function fn(value: Record<string, unknown>, name: string): boolean {
   return typeof value[name] === 'function';
 }
 
-function isClass(value: unknown): boolean {
+export function isClass(value: unknown): boolean {
   return typeof value === 'function' && /^class[\s{]/.test(Function.prototype.toString.call(value));
 }
 

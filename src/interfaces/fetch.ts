@@ -13,7 +13,7 @@ import { genuineRequest, isForbiddenMethod, lazyRequest, toGenuineRequest } from
 import { reasonPhrase, respondWith } from './fetch-response.js';
 import { backgroundTasks, BackgroundTasks, RequestContext, type ExecutionContext } from './wait-until.js';
 import { environFromRequest, type ToFetchOptions } from './environ-from-request.js';
-import { callApp, type AppResponse } from './app-call.js';
+import { callApp, contentStream, type AppResponse } from './app-call.js';
 
 export type { ExecutionContext, ToFetchOptions };
 export { BackgroundTasks, backgroundTasks, toGenuineRequest, reasonPhrase };
@@ -74,28 +74,6 @@ export function fromFetch(handler: FetchHandler | FetchApp, options: FromFetchOp
 /** Statuses whose responses have no content (Fetch standard "null body status"). */
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 
-function bodyStream(response: AppResponse, report: (error: unknown) => void): ReadableStream<Uint8Array> {
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        try {
-          const chunk = await response.next();
-          if (chunk === null) controller.close();
-          else controller.enqueue(chunk);
-        } catch (error) {
-          report(error);
-          controller.error(error);
-          void response.close();
-        }
-      },
-      cancel() {
-        return response.close();
-      },
-    },
-    { highWaterMark: 0 },
-  );
-}
-
 /**
  * A TSGI app as a fetch handler. The app sees the environ a server would build from the request
  * (docs/interfaces.md); an app error before the response head is answered 500 and written to the
@@ -115,7 +93,7 @@ export function toFetch(app: App, options: ToFetchOptions = {}): (request: Reque
     }
     const noContent = response.bodyless || NULL_BODY.has(response.status);
     if (noContent) void drain(response, report);
-    return new Response(noContent ? null : bodyStream(response, report), {
+    return new Response(noContent ? null : contentStream(response, report), {
       status: response.status,
       statusText: response.reason,
       headers: response.headers,

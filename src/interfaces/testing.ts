@@ -18,7 +18,7 @@ import { EMPTY_INPUT } from '../gateway/input.js';
 import type { App, Environ, ErrorStream, Header, InputStream } from '../gateway/types.js';
 import { validate } from '../gateway/validate.js';
 import { SERVER_SOFTWARE } from '../version.js';
-import { callApp, type AppResponse } from './app-call.js';
+import { callApp, contentStream, type AppResponse } from './app-call.js';
 import { adaptApp, type InterfaceChoice, type InterfaceName } from './detect.js';
 import { setSignal } from './environ-from-request.js';
 import { BackgroundTasks } from './wait-until.js';
@@ -246,22 +246,7 @@ export class TestClient {
       return new TestResponse(null, response, environ);
     }
     if (options.signal !== undefined) options.signal.addEventListener('abort', () => void response.close(), { once: true });
-    const stream = new ReadableStream<Uint8Array>(
-      {
-        async pull(controller) {
-          try {
-            const chunk = await response.next();
-            if (chunk === null) controller.close();
-            else controller.enqueue(chunk);
-          } catch (error) {
-            controller.error(error);
-            void response.close();
-          }
-        },
-        cancel: () => response.close(),
-      },
-      { highWaterMark: 0 },
-    );
+    const stream = contentStream(response);
     return new TestResponse(stream, response, environ);
   }
 

@@ -5,7 +5,8 @@
  * one request may fail.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { startTsgi, stopAll, type RunningServer } from '../helpers/server.js';
+import { spawnSync } from 'node:child_process';
+import { BIN, ROOT, startTsgi, stopAll, type RunningServer } from '../helpers/server.js';
 import { startLoad } from '../helpers/load.js';
 import { count, sleep, until } from '../helpers/wait.js';
 
@@ -80,4 +81,23 @@ describe.each(FRAMEWORKS)('$name', (framework) => {
       expect((await server.stop()).code).toBe(0);
     }, 60_000);
   }
+});
+
+describe('--interface on the command line', () => {
+  const check = (...args: string[]) => spawnSync(process.execPath, [BIN, '--check-config', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+
+  it('--check-config says which interface auto chose', () => {
+    const express = check('examples/express/app:app');
+    expect(express.status).toBe(0);
+    expect(express.stdout).toContain('tsgi: configuration and app examples/express/app:app OK (a node app: an Express app');
+  });
+
+  it('an app of another interface exits 4 with the flag that would load it', () => {
+    const wrong = check('--interface', 'node', 'examples/hono/app:app');
+    expect(wrong.status).toBe(4);
+    expect(wrong.stderr).toContain('examples/hono/app.js:app is a Hono app (it has a fetch(request) method), which --interface node cannot load; use --interface fetch (or auto)');
+    const bad = check('--interface', 'grpc', 'examples/hono/app:app');
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toContain('one of auto, tsgi, fetch, node');
+  });
 });
