@@ -22,12 +22,11 @@ export const ERROR_CODES = [
   { code: 'TSGI_ERR_APP_NOT_FOUND', meaning: 'No file matches MODULE.' },
   { code: 'TSGI_ERR_APP_IMPORT', meaning: "The app's module threw, or failed to parse or resolve a dependency, while being imported." },
   { code: 'TSGI_ERR_APP_ATTRIBUTE', meaning: 'The module has no export (or property) named by ATTR.' },
-  { code: 'TSGI_ERR_APP_NOT_CALLABLE', meaning: 'ATTR (or what its factory returned) is not a function.' },
+  { code: 'TSGI_ERR_APP_NOT_CALLABLE', meaning: 'ATTR (or what its factory returned) is no app: not a function, nor a fetch, Express, Koa or Fastify app.' },
   { code: 'TSGI_ERR_APP_FACTORY', meaning: 'The app factory named by ATTR threw or rejected.' },
-  { code: 'TSGI_ERR_APP_INTERFACE', meaning: 'ATTR names a value that is not an app of the interface --interface asks for (with auto: of any interface).' },
+  { code: 'TSGI_ERR_APP_INTERFACE', meaning: 'ATTR names an app of another interface than the one --interface asks for.' },
 
   // Adapters between interfaces (tsgi/fetch, tsgi/node, tsgi/testing)
-  { code: 'TSGI_ERR_APP_CONTRACT', meaning: 'A TSGI app broke the contract in a way an adapter cannot carry on from (no startResponse, a bad chunk, a body longer or shorter than its Content-Length).' },
   { code: 'TSGI_ERR_FETCH_RESPONSE', meaning: 'A fetch handler returned or resolved with something that is not a Response.' },
 
   // Serving
@@ -36,6 +35,15 @@ export const ERROR_CODES = [
   { code: 'TSGI_ERR_PRIVILEGES', meaning: 'A worker could not switch to --user/--group.' },
   { code: 'TSGI_ERR_VALIDATION', meaning: 'The tsgi/validate middleware saw the app or the server break a rule of the TSGI spec.' },
   { code: 'TSGI_ERR_PARSER_STATE', meaning: 'The request parser was driven out of order (a bug in the code using it).' },
+  { code: 'TSGI_ERR_CONNECTION_STATE', meaning: 'A connection was driven through a transition its state table does not have (a bug in tsgi).' },
+
+  // What an app sees when the server abandons its request or refuses a call
+  { code: 'TSGI_ERR_CLIENT_GONE', meaning: 'The client closed the connection before the response was complete.' },
+  { code: 'TSGI_ERR_REQUEST_TIMEOUT', meaning: 'The request ran longer than --request-timeout and was ended by the server.' },
+  { code: 'TSGI_ERR_BODY_TIMEOUT', meaning: 'The request body made no progress for --body-timeout and was abandoned.' },
+  { code: 'TSGI_ERR_RESPONSE_ENDED', meaning: 'The app read the body, wrote or sent hints after its response had ended.' },
+  { code: 'TSGI_ERR_INPUT_READ', meaning: 'The app called tsgi.input.read() with an invalid size, or while another read was pending.' },
+  { code: 'TSGI_ERR_APP_CONTRACT', meaning: 'The app broke the TSGI contract (startResponse, body or chunk types); the response became a 500.' },
 
   // Requests the parser refuses, each with the status the server answers before it closes
   { code: 'TSGI_ERR_HTTP_INCOMPLETE', meaning: 'The client closed the connection in the middle of a request.', status: 400 },
@@ -54,6 +62,12 @@ export const ERROR_CODES = [
   { code: 'TSGI_ERR_HTTP_EXPECTATION', meaning: 'Expect holds something other than 100-continue.', status: 417 },
   { code: 'TSGI_ERR_HTTP_CHUNK', meaning: 'The chunked body is malformed.', status: 400 },
   { code: 'TSGI_ERR_HTTP_TRAILER', meaning: 'A trailer field is one that must not be sent as a trailer.', status: 400 },
+
+  // Requests the server itself answers without calling the app, each with its status
+  { code: 'TSGI_ERR_HEADER_TIMEOUT', meaning: 'The request head did not arrive complete within --header-timeout.', status: 408 },
+  { code: 'TSGI_ERR_ROOT_PATH', meaning: 'The request path is not under --root-path (SCRIPT_NAME).', status: 404 },
+  { code: 'TSGI_ERR_OVERLOADED', meaning: 'The worker already had --limit-concurrency requests in flight.', status: 503 },
+  { code: 'TSGI_ERR_CONNECT', meaning: 'A CONNECT request: tunnels are not part of TSGI.', status: 501 },
 ] as const satisfies readonly ErrorCodeInfo[];
 
 export type ErrorCode = (typeof ERROR_CODES)[number]['code'];

@@ -13,7 +13,7 @@
  */
 import { Buffer } from 'node:buffer';
 import { TsgiError } from '../errors.js';
-import { checkResponse, type CheckedResponse } from '../gateway/app-headers.js';
+import { checkResponse, emptyCheckedResponse, type CheckedResponse } from '../gateway/app-headers.js';
 import type { App, Body, Chunk, Environ, Header, Write } from '../gateway/types.js';
 
 /** The app broke the TSGI contract in a way the adapter cannot carry on from (spec §5, §6). */
@@ -78,7 +78,7 @@ class Call implements AppResponse {
   bodyless = false;
 
   private state = NEW;
-  private readonly checked: CheckedResponse = { status: 0, statusLine: '', headers: [], contentLength: -1, ascii: true };
+  private readonly checked: CheckedResponse = emptyCheckedResponse();
   private readonly method: string;
   /** Content ready for the caller: write() data, or a chunk pulled to find out that the head is sent. */
   private readonly queue: Uint8Array[] = [];

@@ -8,6 +8,7 @@ import { buildEnviron, type ConnectionInfo } from '../gateway/environ.js';
 import { EMPTY_INPUT } from '../gateway/input.js';
 import type { Environ, ErrorStream, InputStream } from '../gateway/types.js';
 import { inputFromSource } from './input-stream.js';
+import { AdapterHandle } from './request-handle.js';
 
 export interface ToFetchOptions {
   /** SCRIPT_NAME: where the app is mounted (like --root-path). Default ''. */
@@ -29,15 +30,10 @@ export const stderrErrors: ErrorStream = {
 };
 
 /**
- * TSGI 1.1's `tsgi.signal` (aborted when the request is abandoned) where the environ is a 1.1
- * one; a 1.0 environ has no such key (a validator for 1.0 refuses unknown `tsgi.` keys).
+ * The environ for `request`, or null when its path is not under `scriptName` (the app must then
+ * not be called: answer 404). `tsgi.signal` follows `request.signal`.
  */
-export function setSignal(environ: Environ, signal: AbortSignal): void {
-  const version = environ['tsgi.version'] as readonly number[];
-  if (version[0] === 1 && version[1]! >= 1 && !('tsgi.signal' in environ)) environ['tsgi.signal'] = signal;
-}
-
-export function environFromRequest(request: Request, options: ToFetchOptions = {}): Environ {
+export function environFromRequest(request: Request, options: ToFetchOptions = {}): Environ | null {
   const url = new URL(request.url);
   const scheme = url.protocol === 'https:' ? 'https' : 'http';
   const flat: string[] = [];
@@ -51,11 +47,11 @@ export function environFromRequest(request: Request, options: ToFetchOptions = {
   if (!hasHost) flat.unshift('host', url.host);
   const chunked = request.body !== null && !framed;
   if (chunked) flat.push('transfer-encoding', 'chunked');
-  let environ: Environ | undefined;
+  let environ: Environ | null = null;
   let input: InputStream = EMPTY_INPUT;
   if (request.body !== null) {
     input = inputFromSource(request.body, () => {
-      if (chunked && environ !== undefined) environ['tsgi.trailers'] = [];
+      if (chunked && environ !== null) environ['tsgi.trailers'] = [];
     });
   }
   const conn: ConnectionInfo = {
@@ -66,11 +62,18 @@ export function environFromRequest(request: Request, options: ToFetchOptions = {
     scheme,
     unix: false,
   };
-  environ = buildEnviron(request.method, url.pathname + url.search, 1, flat, input, conn, {
-    scriptName: options.scriptName ?? '',
-    multiprocess: options.multiprocess ?? false,
-    errors: options.errors ?? stderrErrors,
-  });
-  setSignal(environ, request.signal);
+  const handle = new AdapterHandle();
+  if (request.signal.aborted) handle.abandon();
+  else request.signal.addEventListener('abort', () => handle.abandon(), { once: true });
+  environ = buildEnviron(
+    request.method,
+    url.pathname + url.search,
+    1,
+    flat,
+    input,
+    conn,
+    { scriptName: options.scriptName ?? '', multiprocess: options.multiprocess ?? false, errors: options.errors ?? stderrErrors },
+    handle,
+  );
   return environ;
 }

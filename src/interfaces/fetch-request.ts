@@ -56,15 +56,16 @@ function requestInit(environ: Environ, method: string, headers: Headers): Reques
     init.body = inputToReadableStream(environ['tsgi.input']);
     init.duplex = 'half';
   }
-  const signal = environSignal(environ);
-  if (signal !== undefined) init.signal = signal;
   return init;
 }
 
 /** `new Request(...)` for the environ. Throws a TypeError when the URL is invalid. */
 export function genuineRequest(environ: Environ): Request {
   const method = fetchMethod(environ.REQUEST_METHOD);
-  return new Request(requestUrl(environ), requestInit(environ, method, requestHeaders(environ)));
+  const init = requestInit(environ, method, requestHeaders(environ));
+  const signal = environSignal(environ);
+  if (signal !== undefined) init.signal = signal;
+  return new Request(requestUrl(environ), init);
 }
 
 const kEnviron = Symbol('tsgi.environ');
@@ -88,10 +89,10 @@ function genuineOf(lazy: LazyRequest): Request {
   if (request === undefined) {
     const environ = lazy[kEnviron];
     const headers = (lazy[kHeaders] ??= requestHeaders(environ));
-    const init = requestInit(environ, lazy[kMethod], headers);
-    // The signal this object already handed out must stay the one the genuine Request follows.
-    if (lazy[kSignal] !== undefined) init.signal = lazy[kSignal];
-    request = new Request(lazy[kUrl], init);
+    // No signal is passed: a Request following one costs more than the rest of it, and this
+    // object's own `signal` answers with the environ's (the body stream fails on its own when
+    // the client goes away).
+    request = new Request(lazy[kUrl], requestInit(environ, lazy[kMethod], headers));
     lazy[kGenuine] = request;
   }
   return request;
@@ -118,9 +119,7 @@ const lazyPrototype: object = Object.create(Request.prototype, {
   },
   signal: {
     get(this: LazyRequest) {
-      const genuine = this[kGenuine];
-      if (genuine !== undefined) return genuine.signal;
-      // No tsgi.signal (a TSGI 1.0 server): a signal of this request's own that never aborts.
+      // An environ without tsgi.signal (built by hand): a signal of this request's own that never aborts.
       return (this[kSignal] ??= environSignal(this[kEnviron]) ?? new AbortController().signal);
     },
   },

@@ -5,15 +5,11 @@
  * `response.body` one chunk at a time, whatever it was made from (a ReadableStream, a string,
  * bytes, a Blob, or nothing).
  */
-import { STATUS_CODES } from 'node:http';
-import { STATUS_REASONS } from '../http/status.js';
+import { reasonPhrase } from '../http/status.js';
 import type { Body, Header, StartResponse } from '../gateway/types.js';
 import { TsgiError } from '../errors.js';
 
-/** The standard reason phrase for a status code, '' for a code without one (RFC 9112 §4). */
-export function reasonPhrase(status: number): string {
-  return STATUS_REASONS[status] ?? STATUS_CODES[status] ?? '';
-}
+export { reasonPhrase };
 
 export function responseHeaders(response: Response): Header[] {
   const fields: Header[] = [];

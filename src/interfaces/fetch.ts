@@ -82,6 +82,8 @@ const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 export function toFetch(app: App, options: ToFetchOptions = {}): (request: Request, env?: unknown, ctx?: unknown) => Promise<Response> {
   return async (request) => {
     const environ = environFromRequest(request, options);
+    // spec §3.2: a path outside the mount point is not this app's.
+    if (environ === null) return new Response('Not Found\n', { status: 404, statusText: 'Not Found', headers: { 'content-type': 'text/plain; charset=utf-8' } });
     const errors = environ['tsgi.errors'];
     const report = (error: unknown): void => errors.write(`the app raised: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     let response: AppResponse;

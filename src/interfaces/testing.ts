@@ -20,7 +20,7 @@ import { validate } from '../gateway/validate.js';
 import { SERVER_SOFTWARE } from '../version.js';
 import { callApp, contentStream, type AppResponse } from './app-call.js';
 import { adaptApp, type InterfaceChoice, type InterfaceName } from './detect.js';
-import { setSignal } from './environ-from-request.js';
+import { AdapterHandle } from './request-handle.js';
 import { BackgroundTasks } from './wait-until.js';
 import { inputFromSource, type ByteSource } from './input-stream.js';
 import { CookieJar } from './cookie-jar.js';
@@ -67,14 +67,14 @@ export interface RequestOptions {
 
 /** The app's response: a WHATWG Response with what a test may also want to look at. */
 export class TestResponse extends Response {
-  /** The environ the app was called with (after the adapters, for fetch and node apps). */
-  readonly environ: Environ;
+  /** The environ the app was called with (after the adapters, for fetch and node apps); null when the app was not called. */
+  readonly environ: Environ | null;
   /** The header fields as the app sent them: order, case and repeats kept. */
   readonly rawHeaders: Header[];
   /** The reason phrase as the app sent it. */
   readonly reason: string;
 
-  constructor(body: ReadableStream<Uint8Array> | null, response: AppResponse, environ: Environ) {
+  constructor(body: ReadableStream<Uint8Array> | null, response: AppResponse, environ: Environ | null) {
     super(body, { status: response.status, statusText: response.reason, headers: response.headers });
     this.environ = environ;
     this.rawHeaders = response.headers;
@@ -83,6 +83,21 @@ export class TestResponse extends Response {
 }
 
 const NULL_BODY = new Set([204, 205, 304]);
+
+/** What the server itself would answer (a 404 outside the root path, a 500): one line of text. */
+function plainResponse(status: number, reason: string, environ: Environ | null): TestResponse {
+  const text = `${reason}\n`;
+  const response: AppResponse = {
+    status,
+    reason,
+    headers: [['Content-Type', 'text/plain; charset=utf-8'], ['Content-Length', String(text.length)]],
+    contentLength: text.length,
+    bodyless: false,
+    next: () => Promise.resolve(null),
+    close: () => Promise.resolve(),
+  };
+  return new TestResponse(new Response(text).body, response, environ);
+}
 
 /** What a body option becomes: bytes with a length, or a stream sent chunked. */
 async function encodeBody(options: RequestOptions, method: string): Promise<{ bytes?: Uint8Array; stream?: ByteSource; type?: string } | null> {
@@ -111,6 +126,8 @@ export class TestClient {
   readonly errors: string[] = [];
   /** Cookies kept from responses. */
   readonly cookies = new CookieJar();
+  /** The fields of every 103 Early Hints the app sent (`tsgi.early_hints`), in order. */
+  readonly earlyHints: Header[][] = [];
   /** `ctx.waitUntil()` tasks of fetch apps. */
   readonly tasks = new BackgroundTasks();
   private adapted: Promise<{ app: App; interface: InterfaceName }> | null = null;
@@ -191,15 +208,16 @@ export class TestClient {
       if (chunked && !has('transfer-encoding')) fields.push(['Transfer-Encoding', 'chunked']);
     }
 
-    let environ: Environ | undefined;
+    let environ: Environ | null = null;
     let input: InputStream = EMPTY_INPUT;
     if (body?.bytes !== undefined && body.bytes.length > 0) input = inputFromSource([body.bytes]);
     else if (body?.stream !== undefined) {
       input = inputFromSource(body.stream, () => {
-        if (chunked && environ !== undefined) environ['tsgi.trailers'] = [];
+        if (chunked && environ !== null) environ['tsgi.trailers'] = [];
       });
     }
     const flat = fields.flat();
+    const handle = new AdapterHandle((hints) => void this.earlyHints.push(hints));
     const target = url.pathname + url.search;
     environ = buildEnviron(
       method,
@@ -216,10 +234,11 @@ export class TestClient {
         unix: false,
       },
       { scriptName: this.settings.rootPath ?? '', multiprocess: false, errors: this.errorStream },
+      handle,
     );
-    const abandon = new AbortController();
-    setSignal(environ, abandon.signal);
-    if (options.signal !== undefined) options.signal.addEventListener('abort', () => abandon.abort(options.signal!.reason), { once: true });
+    // spec §3.2: a path outside the root path never reaches the app; the server answers 404.
+    if (environ === null) return plainResponse(404, 'Not Found', null);
+    if (options.signal !== undefined) options.signal.addEventListener('abort', () => handle.abandon(), { once: true });
 
     let response: AppResponse;
     try {
@@ -227,17 +246,9 @@ export class TestClient {
     } catch (error) {
       if (this.settings.raiseAppErrors !== false) throw error;
       this.errorStream.write(`the app raised; answered 500: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-      const failed: AppResponse = {
-        status: 500,
-        reason: 'Internal Server Error',
-        headers: [['Content-Type', 'text/plain; charset=utf-8']],
-        contentLength: -1,
-        bodyless: false,
-        next: () => Promise.resolve(null),
-        close: () => Promise.resolve(),
-      };
-      return new TestResponse(new Response('Internal Server Error\n').body, failed, environ);
+      return plainResponse(500, 'Internal Server Error', environ);
     }
+    handle.headSent = true;
     if (this.settings.cookies !== false) for (const [name, value] of response.headers) if (name.toLowerCase() === 'set-cookie') this.cookies.store(value, url.pathname);
     const noContent = response.bodyless || NULL_BODY.has(response.status);
     if (noContent) {

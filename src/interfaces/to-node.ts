@@ -10,7 +10,8 @@ import { buildEnviron, type ConnectionInfo } from '../gateway/environ.js';
 import { EMPTY_INPUT, RequestInput } from '../gateway/input.js';
 import type { App, Environ, ErrorStream, Header, InputStream } from '../gateway/types.js';
 import { callApp, type AppResponse } from './app-call.js';
-import { setSignal, stderrErrors } from './environ-from-request.js';
+import { stderrErrors } from './environ-from-request.js';
+import { AdapterHandle } from './request-handle.js';
 
 export interface ToNodeOptions {
   /** SCRIPT_NAME. Default: `req.baseUrl` when mounted in Express, else ''. */
@@ -43,7 +44,7 @@ function connectionOf(req: IncomingMessage): ConnectionInfo {
 }
 
 /** `tsgi.input` reading `req` only as fast as the app does. */
-function inputOf(req: IncomingMessage, environ: () => Environ, chunked: boolean): InputStream {
+function inputOf(req: IncomingMessage, environ: () => Environ | null, chunked: boolean): InputStream {
   const input = new RequestInput(
     {
       wantBody: () => req.resume(),
@@ -61,7 +62,8 @@ function inputOf(req: IncomingMessage, environ: () => Environ, chunked: boolean)
       const trailers: Header[] = [];
       const raw = req.rawTrailers;
       for (let i = 0; i + 1 < raw.length; i += 2) trailers.push([raw[i]!, raw[i + 1]!]);
-      environ()['tsgi.trailers'] = trailers;
+      const env = environ();
+      if (env !== null) env['tsgi.trailers'] = trailers;
     }
     input.end();
   });
@@ -73,18 +75,18 @@ function inputOf(req: IncomingMessage, environ: () => Environ, chunked: boolean)
   return input;
 }
 
-export function environFromNode(req: IncomingMessage, options: ToNodeOptions = {}): Environ {
+/** The environ for `req`, or null when its path is not under the mount point (answer 404). */
+export function environFromNode(req: IncomingMessage, options: ToNodeOptions = {}, handle: AdapterHandle = new AdapterHandle()): Environ | null {
   const chunked = req.headers['transfer-encoding'] !== undefined;
   const length = req.headers['content-length'];
   const hasBody = chunked || (length !== undefined && length !== '0');
-  let environ: Environ | undefined;
-  const input = hasBody ? inputOf(req, () => environ!, chunked) : EMPTY_INPUT;
+  let environ: Environ | null = null;
+  const input = hasBody ? inputOf(req, () => environ, chunked) : EMPTY_INPUT;
   const baseUrl = (req as { baseUrl?: unknown }).baseUrl;
-  environ = buildEnviron(req.method!, req.url!, req.httpVersionMinor === 0 ? 0 : 1, req.rawHeaders, input, connectionOf(req), {
-    scriptName: options.scriptName ?? (typeof baseUrl === 'string' ? baseUrl : ''),
-    multiprocess: options.multiprocess ?? false,
-    errors: options.errors ?? stderrErrors,
-  });
+  const server = { scriptName: options.scriptName ?? (typeof baseUrl === 'string' ? baseUrl : ''), multiprocess: options.multiprocess ?? false, errors: options.errors ?? stderrErrors };
+  // Express strips its mount point from req.url; the full path is req.originalUrl.
+  const target = typeof baseUrl === 'string' && baseUrl !== '' && options.scriptName === undefined ? ((req as { originalUrl?: string }).originalUrl ?? req.url!) : req.url!;
+  environ = buildEnviron(req.method!, target, req.httpVersionMinor === 0 ? 0 : 1, req.rawHeaders, input, connectionOf(req), server, handle);
   return environ;
 }
 
@@ -93,14 +95,21 @@ function describe(error: unknown): string {
 }
 
 async function serve(app: App, req: IncomingMessage, res: ServerResponse, options: ToNodeOptions): Promise<void> {
-  const environ = environFromNode(req, options);
-  const abandoned = new AbortController();
-  setSignal(environ, abandoned.signal);
+  // RFC 9110 §15.2: no 1xx to an HTTP/1.0 client.
+  const handle = new AdapterHandle((fields) => {
+    if (req.httpVersionMinor !== 0) res.writeEarlyHints(Object.fromEntries(fields.map(([name, value]) => [name, value])));
+  });
+  const environ = environFromNode(req, options, handle);
+  if (environ === null) {
+    res.writeHead(404, 'Not Found', { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': '10' });
+    res.end('Not Found\n');
+    return;
+  }
   const errors = environ['tsgi.errors'];
   let response: AppResponse | null = null;
   res.once('close', () => {
     if (res.writableFinished) return;
-    abandoned.abort(new Error('the client disconnected'));
+    handle.abandon();
     void response?.close();
   });
   try {
@@ -119,6 +128,7 @@ async function serve(app: App, req: IncomingMessage, res: ServerResponse, option
   }
   const flat: string[] = [];
   for (const [name, value] of response.headers) flat.push(name, value);
+  handle.headSent = true;
   res.writeHead(response.status, response.reason, flat);
   try {
     for (;;) {

@@ -13,6 +13,7 @@ import { backgroundTasks } from '../interfaces/wait-until.js';
 import { loadApp } from '../loader/load-app.js';
 import { errorPageApp } from './error-page.js';
 import { AccessLog } from './access-log.js';
+import { WorkerMetrics } from './metrics.js';
 import { TsgiEngine } from '../engines/tsgi.js';
 import { NodeEngine } from '../engines/node.js';
 import type { Engine, EngineOptions, ListenHandle, RequestRecord } from '../engines/engine.js';
@@ -38,6 +39,7 @@ class Worker {
   private recycleAsked = false;
   private readonly info: WorkerInfo;
   private readonly accessLog: AccessLog | null;
+  private readonly metrics: WorkerMetrics | null;
 
   constructor(
     private readonly boot: WorkerBootInfo,
@@ -48,7 +50,11 @@ class Worker {
     // Gunicorn's rule: each worker draws its own limit so restarts do not come all at once.
     this.maxRequests = config.maxRequests > 0 ? config.maxRequests + Math.floor(Math.random() * (config.maxRequestsJitter + 1)) : 0;
     this.info = { id: cluster.worker!.id, pid: process.pid, age: boot.age, generation: boot.generation };
-    this.accessLog = config.accessLog === null ? null : new AccessLog(config.accessLog);
+    this.accessLog = config.accessLog === null ? null : new AccessLog({ path: config.accessLog, format: config.accessLogFormat, json: config.accessLogJson });
+    this.metrics =
+      config.metricsBind === null && config.statsdHost === null
+        ? null
+        : new WorkerMetrics((msg, done) => (process.connected ? process.send!(msg, undefined, undefined, done) : done?.()), { sampleDurations: config.statsdHost !== null });
   }
 
   async start(early: EarlyMessages): Promise<void> {
@@ -94,12 +100,18 @@ class Worker {
     const options: EngineOptions = {
       app: this.wrapApp(app),
       log: this.log,
-      server: { scriptName: process.env.SCRIPT_NAME ?? '', multiprocess: this.boot.workers > 1, errors: errorStream(this.log) },
+      // spec §3.6: a reload overlap, TTIN or USR2 can always run another copy of the app.
+      server: { scriptName: config.rootPath, multiprocess: true, errors: errorStream(this.log) },
       limits: parserLimits(config),
       keepalive: config.keepalive,
       backlog: config.backlog,
+      requestTimeout: config.requestTimeout,
+      headerTimeout: config.headerTimeout,
+      bodyTimeout: config.bodyTimeout,
+      limitConcurrency: config.limitConcurrency,
+      workerConnections: config.workerConnections,
       onRequestDone:
-        this.maxRequests > 0 || config.postRequest !== null || this.accessLog !== null ? (record) => this.requestDone(record) : undefined,
+        this.maxRequests > 0 || config.postRequest !== null || this.accessLog !== null || this.metrics !== null ? (record) => this.requestDone(record) : undefined,
     };
     this.engine = new ENGINES[config.http](options);
     await runHook(config, 'postWorkerInit', this.log, this.info);
@@ -132,7 +144,8 @@ class Worker {
 
   private requestDone(record: RequestRecord): void {
     const { environ, status } = record;
-    this.accessLog?.write(environ, status);
+    this.accessLog?.write(record);
+    this.metrics?.counters.record(record);
     if (this.config.postRequest !== null) runHookSync(this.config, 'postRequest', this.log, this.info, environ, status);
     this.requests++;
     if (this.maxRequests > 0 && this.requests >= this.maxRequests && !this.recycleAsked) {
@@ -152,6 +165,8 @@ class Worker {
       this.reopenLogs();
       this.accessLog?.reopen();
       this.log.info('reopened log files');
+    } else if (msg.type === 'metrics-request') {
+      this.metrics?.report(msg.id);
     }
   }
 
@@ -167,6 +182,7 @@ class Worker {
       return;
     }
     this.send({ type: 'ready', broken: this.broken });
+    this.metrics?.start(engine);
     const config = this.config;
     if (config.timeout > 0) {
       this.every(Math.min(1000, (config.timeout * 1000) / 4), () => {
@@ -176,16 +192,12 @@ class Worker {
       this.heartbeat(engine);
       this.beatArmed = true;
     }
-    if (config.requestTimeout > 0) {
-      const limit = config.requestTimeout * 1000;
-      this.every(Math.min(1000, limit / 4), () => engine.expire(Date.now(), limit));
-    }
   }
 
   /** Sent from the event loop: a loop blocked by synchronous work goes silent. */
   private heartbeat(engine: Engine, now = Date.now()): void {
     this.lastBeat = now;
-    this.send({ type: 'heartbeat', rss: process.memoryUsage.rss(), requests: this.requests, serving: engine.inFlight(now).slice(0, 5) });
+    this.send({ type: 'heartbeat', rss: process.memoryUsage.rss(), requests: this.requests, serving: engine.inFlight().slice(0, 5) });
   }
 
   private every(ms: number, fn: () => void): void {
@@ -242,6 +254,7 @@ class Worker {
 
   private async exitWithHook(code: number): Promise<void> {
     await runHook(this.config, 'workerExit', this.log, null, this.info);
+    await this.metrics?.final();
     this.exit(code);
   }
 
