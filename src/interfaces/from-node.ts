@@ -90,8 +90,21 @@ export function nodeRequest(environ: Environ): IncomingMessage {
  * prototype (light-my-request's inject() rebases Express's own, which would break every genuine
  * IncomingMessage Express later serves in the same process).
  */
+const kEnviron = Symbol('tsgi.environ');
+
+/** `res.writeEarlyHints(hints, callback?)` (node 18.11+) as `tsgi.early_hints` (spec §3.6). */
+function writeEarlyHints(this: ServerResponse & { [kEnviron]: Environ }, hints: Record<string, string | string[]>, callback?: () => void): void {
+  const fields: Header[] = [];
+  for (const [name, value] of Object.entries(hints)) {
+    if (Array.isArray(value)) for (const item of value) fields.push([name, String(item)]);
+    else fields.push([name, String(value)]);
+  }
+  this[kEnviron]['tsgi.early_hints'](fields);
+  if (typeof callback === 'function') process.nextTick(callback);
+}
+
 const REQUEST_METHODS = ownMethods(LightRequest.prototype);
-const RESPONSE_METHODS = ownMethods(LightResponse.prototype);
+const RESPONSE_METHODS: [string, unknown][] = [...ownMethods(LightResponse.prototype), ['writeEarlyHints', writeEarlyHints]];
 
 function ownMethods(prototype: object): [string, unknown][] {
   return Object.getOwnPropertyNames(prototype)
@@ -159,6 +172,7 @@ export function fromNode(handler: NodeHandler, options: FromNodeOptions = {}): A
         reject,
       );
       pin(res, RESPONSE_METHODS);
+      (res as unknown as { [kEnviron]: Environ })[kEnviron] = environ;
       const fail = (error: unknown): void => {
         if (!headed) reject(errorOf(error));
         else {

@@ -9,7 +9,7 @@ import { Writable } from 'node:stream';
 import express from 'express';
 import Koa from 'koa';
 import Fastify from 'fastify';
-import { fromNode, toNode } from '../../src/interfaces/node.js';
+import { fromNode, nodeRequest, toNode } from '../../src/interfaces/node.js';
 import { testClient } from '../../src/interfaces/testing.js';
 import type { App } from '../../src/gateway/types.js';
 
@@ -38,6 +38,10 @@ describe('fromNode with an Express app', () => {
   app.get('/boom', () => {
     throw new Error('boom');
   });
+  app.get('/hints', (req, res) => {
+    res.writeEarlyHints({ link: ['</a.css>; rel=preload; as=style', '</b.js>; rel=preload; as=script'] });
+    res.send('after hints');
+  });
   app.use((err: Error, req: express.Request, res: express.Response, _next: express.NextFunction) => {
     res.status(500).send(`caught ${err.message}`);
   });
@@ -60,12 +64,15 @@ describe('fromNode with an Express app', () => {
     expect(warnings.map((w) => w.message)).toEqual([]);
   });
 
-  it('adds no User-Agent or Host the client did not send', async () => {
-    const res = await client.get('/info', { protocol: 'HTTP/1.0', headers: { 'user-agent': 'x' } });
+  it('adds no User-Agent or Host the client did not send, and keeps HTTP/1.0', async () => {
+    const res = await client.get('/info', { protocol: 'HTTP/1.0' });
     expect((await res.json()).version).toBe('1.0');
-    const bare = testClient(fromNode(app), { interface: 'tsgi', validate: false });
-    const raw = await bare.request('GET', '/info', { headers: [] });
-    expect((await raw.json()).ua).toContain('tsgi-testclient');
+    const environ = { ...res.environ! };
+    environ['tsgi.raw_headers'] = environ['tsgi.raw_headers'].filter(([name]) => !/^(user-agent|host)$/i.test(name));
+    delete environ.HTTP_USER_AGENT;
+    delete environ.HTTP_HOST;
+    const req = nodeRequest(environ);
+    expect([req.headers['user-agent'], req.headers.host, req.rawHeaders]).toEqual([undefined, undefined, []]);
   });
 
   it('reads a JSON body, streams, sets cookies, answers 404 and its error handler', async () => {
@@ -81,6 +88,12 @@ describe('fromNode with an Express app', () => {
     expect((await client.get('/nope')).status).toBe(404);
     const boom = await client.get('/boom');
     expect([boom.status, await boom.text()]).toEqual([500, 'caught boom']);
+  });
+
+  it('sends res.writeEarlyHints() as tsgi.early_hints', async () => {
+    const hinted = testClient(app);
+    expect(await (await hinted.get('/hints')).text()).toBe('after hints');
+    expect(hinted.earlyHints).toEqual([[['link', '</a.css>; rel=preload; as=style'], ['link', '</b.js>; rel=preload; as=script']]]);
   });
 
   it('reads the upload with backpressure', async () => {
