@@ -15,9 +15,10 @@
 import { TsgiError } from '../errors.js';
 import type { ErrorCode } from '../errors-registry.js';
 import type { App } from '../gateway/types.js';
-import { fromFetch, type FetchApp, type FetchHandler } from './fetch.js';
+// The adapters are imported when an app needs one, so a TSGI app's worker never loads them.
+import type { FetchApp, FetchHandler } from './fetch.js';
+import type { NodeHandler } from './from-node.js';
 import type { BackgroundTasks } from './wait-until.js';
-import { fromNode, type NodeHandler } from './from-node.js';
 
 export const INTERFACES = ['auto', 'tsgi', 'fetch', 'node'] as const;
 export type InterfaceChoice = (typeof INTERFACES)[number];
@@ -152,6 +153,8 @@ function bound(owner: unknown, method: unknown): (() => unknown) | undefined {
 }
 
 async function asNode(value: unknown, kind: NonNullable<Kind> | null, name: string, verb: string): Promise<AdaptedApp> {
+  if ((typeof value !== 'function' || isClass(value)) && !isFastify(value) && !isKoa(value)) throw notAnApp(value, name, verb);
+  const { fromNode } = await import('./from-node.js');
   if (isFastify(value)) {
     try {
       await value.ready();
@@ -215,7 +218,8 @@ export async function adaptApp(value: unknown, choice: InterfaceChoice, name: st
   }
 }
 
-function asFetch(value: FetchApp | FetchHandler, reason: string, tasks: BackgroundTasks | undefined): AdaptedApp {
+async function asFetch(value: FetchApp | FetchHandler, reason: string, tasks: BackgroundTasks | undefined): Promise<AdaptedApp> {
+  const { fromFetch } = await import('./fetch.js');
   const app = fromFetch(value, tasks !== undefined ? { tasks } : {});
   return { interface: 'fetch', reason, app, native: value, close: app.close };
 }
