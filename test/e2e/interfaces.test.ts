@@ -51,40 +51,40 @@ async function hangUp(port: number): Promise<void> {
   socket.destroy();
 }
 
+/** Polls /seen until it holds `count` entries (at most 5 s). */
+async function waitSeen(server: RunningServer, count: number): Promise<string[]> {
+  let got: string[] = [];
+  const deadline = Date.now() + 5000;
+  while (Date.now() < deadline && got.length < count) {
+    await sleep(50);
+    got = await seen(server);
+  }
+  return got;
+}
+
+/** POSTs 1 GiB; the app counts it and reports its worker's resident memory. */
+async function uploadGiB(server: RunningServer): Promise<void> {
+  const result = await upload(server.port, GiB);
+  expect(result.status).toBe(200);
+  const { bytes, rss } = JSON.parse(result.body) as { bytes: number; rss: number };
+  expect(bytes).toBe(GiB);
+  expect(rss).toBeLessThan(300 * 1024 * 1024);
+}
+
 describe.each(['tsgi', 'node'] as const)('--http %s', (engine) => {
   it('a fetch app: the client leaving aborts request.signal and cancels the body; a 1 GiB upload streams', async () => {
     const server = await startTsgi({ args: ['--http', engine, 'test/fixtures/apps/interfaces.js:fetchApp'] });
     await hangUp(server.port);
-    let got: string[] = [];
-    const deadline = Date.now() + 5000;
-    while (Date.now() < deadline && got.length < 2) {
-      await sleep(50);
-      got = await seen(server);
-    }
-    expect(got.sort()).toEqual(['fetch: body cancelled', 'fetch: signal aborted (TSGI_ERR_CLIENT_GONE)']);
-    const result = await upload(server.port, GiB);
-    expect(result.status).toBe(200);
-    const { bytes, rss } = JSON.parse(result.body) as { bytes: number; rss: number };
-    expect(bytes).toBe(GiB);
-    expect(rss).toBeLessThan(300 * 1024 * 1024);
+    expect((await waitSeen(server, 2)).sort()).toEqual(['fetch: body cancelled', 'fetch: signal aborted (TSGI_ERR_CLIENT_GONE)']);
+    await uploadGiB(server);
     expect((await server.stop()).code).toBe(0);
   }, 90_000);
 
   it('a node app: the client leaving closes res; a 1 GiB upload streams', async () => {
     const server = await startTsgi({ args: ['--http', engine, 'test/fixtures/apps/interfaces.js:nodeApp'] });
     await hangUp(server.port);
-    let got: string[] = [];
-    const deadline = Date.now() + 5000;
-    while (Date.now() < deadline && got.length < 1) {
-      await sleep(50);
-      got = await seen(server);
-    }
-    expect(got).toEqual(['node: res close (finished false)']);
-    const result = await upload(server.port, GiB);
-    expect(result.status).toBe(200);
-    const { bytes, rss } = JSON.parse(result.body) as { bytes: number; rss: number };
-    expect(bytes).toBe(GiB);
-    expect(rss).toBeLessThan(300 * 1024 * 1024);
+    expect(await waitSeen(server, 1)).toEqual(['node: res close (finished false)']);
+    await uploadGiB(server);
     expect((await server.stop()).code).toBe(0);
   }, 90_000);
 });
