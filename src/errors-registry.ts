@@ -22,8 +22,12 @@ export const ERROR_CODES = [
   { code: 'TSGI_ERR_APP_NOT_FOUND', meaning: 'No file matches MODULE.' },
   { code: 'TSGI_ERR_APP_IMPORT', meaning: "The app's module threw, or failed to parse or resolve a dependency, while being imported." },
   { code: 'TSGI_ERR_APP_ATTRIBUTE', meaning: 'The module has no export (or property) named by ATTR.' },
-  { code: 'TSGI_ERR_APP_NOT_CALLABLE', meaning: 'ATTR (or what its factory returned) is not a function.' },
+  { code: 'TSGI_ERR_APP_NOT_CALLABLE', meaning: 'ATTR (or what its factory returned) is no app: not a function, nor a fetch, Express, Koa or Fastify app.' },
   { code: 'TSGI_ERR_APP_FACTORY', meaning: 'The app factory named by ATTR threw or rejected.' },
+  { code: 'TSGI_ERR_APP_INTERFACE', meaning: 'ATTR names an app of another interface than the one --interface asks for.' },
+
+  // Adapters between interfaces (tsgi/fetch, tsgi/node, tsgi/testing)
+  { code: 'TSGI_ERR_FETCH_RESPONSE', meaning: 'A fetch handler returned or resolved with something that is not a Response.' },
 
   // Serving
   { code: 'TSGI_ERR_BIND', meaning: 'The master could not listen on a --bind address.' },

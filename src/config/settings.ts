@@ -117,6 +117,21 @@ working directory, with or without its extension (\`.js\`, \`.mjs\`, \`.cjs\`, t
 call a factory with string arguments: \`app:create()\` or \`app:create('prod')\`; a factory may be async.
 A config file may set it as \`app\`.`,
   }),
+  choiceSetting({
+    name: 'interface',
+    section: 'Config File',
+    cli: ['--interface'],
+    meta: 'INTERFACE',
+    choices: ['auto', 'tsgi', 'fetch', 'node'],
+    default: 'auto',
+    help: 'Which interface the app speaks: TSGI, fetch (Request => Response) or node (req, res).',
+    desc: `
+\`auto\` recognises the app and logs what it chose and why: an object with a \`fetch()\` method (Hono,
+h3, itty-router, \`export default { fetch }\`) is a fetch app; an Express, connect, Koa or Fastify app
+is a node app; any other function is a TSGI app. A plain \`(request) => Response\` function needs
+\`fetch\`, a plain \`(req, res)\` function needs \`node\`: their shape cannot be told from a TSGI
+app's. docs/interfaces.md has the rules and the adapters behind them.`,
+  }),
 
   // ── Server Socket ──────────────────────────────────────────────────────────────────────────
   listSetting({
