@@ -91,3 +91,78 @@ describe('early hints (spec §5.7)', () => {
     expect(() => validate(app)(environ as never, () => async () => {})).toThrow(ValidationError);
   });
 });
+
+describe('header values (spec §5.3: no CR, LF or NUL)', () => {
+  it.each([
+    ['a bare CR', 'a\rInjected: 1'],
+    ['a bare LF', 'a\nInjected: 1'],
+    ['CR LF', 'a\r\nInjected: 1'],
+    ['NUL', 'a\u0000b'],
+    ['another control', 'a\u0001b'],
+    ['DEL', 'a\u007fb'],
+    ['a character above U+00FF', 'a\u20acb'],
+  ])('%s is refused', (_name, value) => {
+    expect(() => checkResponse('200 OK', [['X-A', value]], blank())).toThrow(AppHeaderError);
+  });
+
+  it('HTAB, SP, visible ASCII and obs-text are sent as given', () => {
+    const out = blank();
+    checkResponse('200 OK', [['X-A', '\tv a l u e ~'], ['X-B', 'caf\u00e9']], out);
+    expect(out.headers).toEqual([['X-A', '\tv a l u e ~'], ['X-B', 'caf\u00e9']]);
+    expect(out.ascii).toBe(false);
+  });
+});
+
+describe('the last header list checked is remembered by value, never a refused one', () => {
+  it.each([
+    ['a bare CR', 'a\rInjected: 1'],
+    ['a bare LF', 'a\nInjected: 1'],
+    ['NUL', 'a\u0000b'],
+  ])('the same names with one value now holding %s are checked anew and refused', (_name, bad) => {
+    checkResponse('200 OK', [['X-A', 'fine'], ['X-B', 'fine']], blank());
+    expect(() => checkResponse('200 OK', [['X-A', 'fine'], ['X-B', bad]], blank())).toThrow(AppHeaderError);
+  });
+
+  it('a refused list is refused every time it comes back', () => {
+    const bad: Header[] = [['X-A', 'a\rb']];
+    expect(() => checkResponse('200 OK', bad, blank())).toThrow(AppHeaderError);
+    expect(() => checkResponse('200 OK', bad, blank())).toThrow(AppHeaderError);
+    expect(() => checkResponse('200 OK', [['X-A', 'a\rb']], blank())).toThrow(AppHeaderError);
+  });
+
+  it('the same headers with a different status check the status', () => {
+    const headers: Header[] = [['X-A', '1']];
+    checkResponse('200 OK', headers, blank());
+    expect(() => checkResponse('200 OK\r\nX: 1', [['X-A', '1']], blank())).toThrow(AppHeaderError);
+    expect(() => checkResponse('100 Continue', [['X-A', '1']], blank())).toThrow(AppHeaderError);
+  });
+
+  it('an entry that is no longer a pair is checked anew', () => {
+    checkResponse('200 OK', [['X-A', '1']], blank());
+    expect(() => checkResponse('200 OK', [['X-A', '1', 'extra'] as unknown as Header], blank())).toThrow(AppHeaderError);
+    checkResponse('200 OK', [['X-A', '1'], ['X-B', '2']], blank());
+    expect(() => checkResponse('200 OK', [['X-A', '1']].concat([null as unknown as Header[]]) as Header[], blank())).toThrow(AppHeaderError);
+  });
+
+  it('a remembered list gives the same result as a fresh check, in this request’s own array', () => {
+    const first: Header[] = [['Content-Type', 'text/plain'], ['Date', 'Tue, 01 Jan 2030 00:00:00 GMT'], ['X-\u00e9', 'x']].slice(0, 2) as Header[];
+    const a = blank();
+    checkResponse('201', first, a);
+    const again: Header[] = [['Content-Type', 'text/plain'], ['Date', 'Tue, 01 Jan 2030 00:00:00 GMT']];
+    const b = blank();
+    checkResponse('201', again, b);
+    expect(b).toEqual({ status: 201, statusLine: '201 Created', headers: again, contentLength: -1, ascii: true, hasDate: true });
+    expect(b.headers, 'nothing dropped: the request’s own array is sent').toBe(again);
+  });
+
+  it('a remembered list with dropped fields keeps its Content-Length and what it kept; later edits of the app array change nothing', () => {
+    const make = (): Header[] => [['Connection', 'close'], ['Content-Length', '3'], ['X-Kept', 'yes'], ['X-Obs', 'caf\u00e9']];
+    const a = blank();
+    const firstList = make();
+    checkResponse('200 OK', firstList, a);
+    firstList[2]![1] = 'edited after the check';
+    const b = blank();
+    checkResponse('200 OK', make(), b);
+    expect(b).toEqual({ status: 200, statusLine: '200 OK', headers: [['X-Kept', 'yes'], ['X-Obs', 'caf\u00e9']], contentLength: 3, ascii: false, hasDate: false });
+  });
+});
