@@ -29,6 +29,12 @@ function refusedInHead(raw: string): boolean {
 const ENGINES = ['tsgi', 'node'] as const;
 
 /**
+ * A response that says `Connection: close` is followed by the close well within this; the idle
+ * timeout (--keep-alive, 5 s by default) would close a connection held open by mistake only later.
+ */
+const CLOSES_WITHIN_MS = 1500;
+
+/**
  * Malformed requests llhttp accepts without telling node:http anything an adapter could check
  * (it normalises them away before the request event). The node engine serves them; the tsgi
  * engine refuses them. docs/engines.md lists these differences.
@@ -96,14 +102,15 @@ describe.each(ENGINES)('engine %s', (engine) => {
     expect(kept.responses.map((r) => r.status)).toEqual([200, 200]);
     expect(kept.responses[0]!.header('connection')?.toLowerCase()).not.toBe('close');
 
-    const old = await rawRequest(server.port, 'GET /pid HTTP/1.0\r\n\r\n');
+    // The server closes at once; the idle timeout (--keep-alive, 5 s) would close it too, later.
+    const old = await rawRequest(server.port, 'GET /pid HTTP/1.0\r\n\r\n', { timeoutMs: CLOSES_WITHIN_MS });
     expect(old.closed).toBe(true);
     expect(old.responses[0]!.header('connection')).toBe('close');
 
     const oldKept = await rawRequest(server.port, 'GET /pid HTTP/1.0\r\nConnection: keep-alive\r\n\r\n'.repeat(2), { responses: 2 });
     expect(oldKept.responses[0]!.header('connection')?.toLowerCase()).toBe('keep-alive');
 
-    const closing = await rawRequest(server.port, get('/pid', 'Connection: close\r\n') + get('/pid'));
+    const closing = await rawRequest(server.port, get('/pid', 'Connection: close\r\n') + get('/pid'), { timeoutMs: CLOSES_WITHIN_MS });
     expect(closing.responses).toHaveLength(1);
     expect(closing.closed).toBe(true);
   });
@@ -159,10 +166,14 @@ describe.each(ENGINES)('engine %s', (engine) => {
     expect(JSON.parse(responses[0]!.body.toString()).body).toBe('data');
 
     // An app that answers without reading never makes the client send its body.
-    const { responses: ignored, data } = await rawRequest(server.port, 'POST /ignore-body HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n');
+    // It says Connection: close, and closes: the body it never asked for is not waited for.
+    const { responses: ignored, data, closed } = await rawRequest(server.port, 'POST /ignore-body HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n', {
+      timeoutMs: CLOSES_WITHIN_MS,
+    });
     expect(data.toString('latin1')).not.toContain('100 Continue');
     expect(ignored[0]!.status).toBe(200);
     expect(ignored[0]!.header('connection')).toBe('close');
+    expect(closed).toBe(true);
   });
 
   it('sends no body for HEAD', async () => {
@@ -256,10 +267,16 @@ describe.each(ENGINES)('engine %s', (engine) => {
     const chunked = await rawRequest(server.port, get('/stream?chunks=3'), { responses: 1 });
     expect(chunked.responses[0]!.header('transfer-encoding')).toBe('chunked');
     expect(chunked.responses[0]!.body.toString()).toBe('chunk0;chunk1;chunk2;');
-    const old = await rawRequest(server.port, 'GET /stream?chunks=3 HTTP/1.0\r\n\r\n');
+    const old = await rawRequest(server.port, 'GET /stream?chunks=3 HTTP/1.0\r\n\r\n', { timeoutMs: CLOSES_WITHIN_MS });
     expect(old.closed).toBe(true);
     expect(old.responses[0]!.header('transfer-encoding')).toBeUndefined();
     expect(old.responses[0]!.body.toString()).toBe('chunk0;chunk1;chunk2;');
+    // An HTTP/1.0 client that asked to keep the connection: a body of unknown length can only end
+    // with the connection, so the answer says close and the server closes at once.
+    const asked = await rawRequest(server.port, 'GET /stream?chunks=3 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n', { timeoutMs: CLOSES_WITHIN_MS });
+    expect(asked.responses[0]!.header('connection')).toBe('close');
+    expect(asked.closed).toBe(true);
+    expect(asked.responses[0]!.body.toString()).toBe('chunk0;chunk1;chunk2;');
   });
 
   it('refuses every malformed request in the corpus, the app never seeing a bad head', async () => {
@@ -323,6 +340,54 @@ describe.each(ENGINES)('engine %s', (engine) => {
     expect(result.bytes).toBe(total);
     expect(result.maxRss).toBeLessThan(256 * 1024 * 1024);
   }, 90_000);
+
+  it('reads an upload only as fast as the app does: a client sending to an app that waits is held back, the worker holds little', async () => {
+    const memory = async (): Promise<{ rss: number; arrayBuffers: number }> => JSON.parse((await rawRequest(server.port, get('/memory'), { responses: 1 })).responses[0]!.body.toString());
+    const total = 192 * 1024 * 1024;
+    // Without backpressure, loopback takes this much in well under a second.
+    const cap = 128 * 1024 * 1024;
+    const piece = Buffer.alloc(1024 * 1024, 0x63);
+    const before = await memory();
+    const socket = net.connect(server.port, '127.0.0.1');
+    let received = Buffer.alloc(0);
+    socket.on('data', (d) => (received = Buffer.concat([received, d])));
+    await new Promise((r) => socket.once('connect', r));
+    try {
+      socket.write(`POST /slow-read HTTP/1.1\r\nHost: t\r\nContent-Length: ${total}\r\n\r\n`);
+      await server.waitFor(/SLOW_READ_WAITING/, 5000);
+      // Send until the socket stops draining for half a second (TCP holds the client back) or the cap.
+      let sent = 0;
+      const drained = (): Promise<boolean> =>
+        new Promise((resolve) => {
+          const timer = setTimeout(() => {
+            socket.off('drain', onDrain);
+            resolve(false);
+          }, 500);
+          const onDrain = (): void => {
+            clearTimeout(timer);
+            resolve(true);
+          };
+          socket.once('drain', onDrain);
+        });
+      while (sent < cap) {
+        sent += piece.length;
+        if (!socket.write(piece) && !(await drained())) break;
+      }
+      const during = await memory();
+      expect(sent, 'the client was held back by TCP before the cap').toBeLessThan(cap);
+      expect(during.arrayBuffers - before.arrayBuffers, 'body bytes the worker holds for an app that does not read').toBeLessThan(32 * 1024 * 1024);
+      // The app starts reading: the rest of the upload goes through, every byte of it.
+      expect(JSON.parse((await rawRequest(server.port, get('/go'), { responses: 1 })).responses[0]!.body.toString()).released).toBe(true);
+      for (; sent < total; sent += piece.length) {
+        if (!socket.write(piece)) await new Promise((r) => socket.once('drain', r));
+      }
+      const deadline = Date.now() + 30_000;
+      while (parseResponses(received, false).length < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(JSON.parse(parseResponses(received, false)[0]!.body.toString()).bytes).toBe(total);
+    } finally {
+      socket.destroy();
+    }
+  }, 60_000);
 
   it('does not buffer an unbounded response for a client that does not read', async () => {
     const pid = Number((await rawRequest(server.port, get('/pid'), { responses: 1 })).responses[0]!.body.toString());
