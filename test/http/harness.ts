@@ -47,11 +47,21 @@ export function drive(pieces: Buffer[], options: DriveOptions = {}): Transcript 
   let heads = 0;
   let fed = 0;
   let handedOut = 0;
+  /** Bytes the parser has consumed (fed and no longer buffered): it never gives any back. */
+  let consumed = 0;
 
   const pump = (): void => {
     for (;;) {
       const event = parser.next();
-      expect(parser.buffered).toBeGreaterThanOrEqual(0);
+      // What the parser holds is what it was fed and has not consumed: it never grows without a
+      // feed, never exceeds what was fed, and body bytes it handed out are no longer in it.
+      // (Checked with a plain comparison first: this runs per byte in the scale tests.)
+      const nowConsumed = fed - parser.buffered;
+      if (parser.buffered > fed || nowConsumed < consumed) {
+        expect(parser.buffered, 'buffered never exceeds what was fed').toBeLessThanOrEqual(fed);
+        expect(nowConsumed, 'the parser never takes back bytes it consumed').toBeGreaterThanOrEqual(consumed);
+      }
+      consumed = nowConsumed;
       switch (event) {
         case NEED_DATA:
           return;
@@ -67,6 +77,7 @@ export function drive(pieces: Buffer[], options: DriveOptions = {}): Transcript 
           expect(chunk.length).toBeGreaterThan(0);
           handedOut += chunk.length;
           expect(handedOut, 'DATA returned more bytes than were fed').toBeLessThanOrEqual(fed);
+          expect(handedOut, 'a chunk handed out is no longer buffered').toBeLessThanOrEqual(consumed);
           // Keep the view itself, not a copy: views must stay intact after later feeds.
           current!.chunks.push(chunk);
           break;
