@@ -61,7 +61,7 @@ A \`.js\`/\`.mjs\`/\`.cjs\` file may use a default export or named exports; a \`
 object. A key that is not a setting is an error that names the closest setting. Relative paths are
 taken from the directory tsgi started in.
 
-Precedence, highest first: command line, environment (\`TSGI_CMD_ARGS\`, then \`TSGI_<NAME>\`),
+Precedence, highest first: command line, environment (\`TSGI_CMD_ARGS\`, then \`TSGI_<FLAG>\`),
 config file, defaults.`,
   }),
   optionalStringSetting({

@@ -23,7 +23,7 @@ export type WorkerMessage =
   /** The worker asks to be replaced (max-requests reached). */
   | { type: 'recycle'; reason: string };
 
-/** What the master passes to a worker at fork time, in the TSGI_WORKER environment variable. */
+/** What the master passes to a worker at fork time, in the WORKER_ENV environment variable. */
 export interface WorkerBootInfo {
   app: string;
   /** The command line the master was started with; the worker resolves the same configuration. */
@@ -38,7 +38,11 @@ export interface WorkerBootInfo {
   fallbackOnLoadError: boolean;
 }
 
-export const WORKER_ENV = 'TSGI_WORKER';
+/**
+ * Named so that no setting's variable is near it: `TSGI_WORKER`, a misspelt `TSGI_WORKERS`, must get
+ * the unknown-variable warning, not be taken for tsgi's own. config/env.ts lists it as reserved.
+ */
+export const WORKER_ENV = 'TSGI_INTERNAL_WORKER_BOOT';
 
 /** The view of a worker that hooks receive. */
 export interface WorkerInfo {

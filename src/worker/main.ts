@@ -283,6 +283,8 @@ async function main(): Promise<void> {
     process.exit(EXIT_BOOT_ERROR);
   }
   const boot = JSON.parse(raw) as WorkerBootInfo;
+  // The app's environment, and what it passes to its own children, is the user's, not tsgi's.
+  delete process.env[WORKER_ENV];
   let config: Config;
   try {
     // The same sources as the master, so hooks (functions) come from the config file itself.
