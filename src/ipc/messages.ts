@@ -21,7 +21,31 @@ export type WorkerMessage =
   | { type: 'ready'; broken: boolean }
   | { type: 'heartbeat'; rss: number; requests: number; serving: InFlightRequest[] }
   /** The worker asks to be replaced (max-requests reached). */
-  | { type: 'recycle'; reason: string };
+  | { type: 'recycle'; reason: string }
+  /**
+   * The app did not load. Every worker of a generation fails the same way, so the worker reports
+   * it here instead of logging it, and the master logs it once. `fallback`: the worker serves the
+   * error as a 500 page (--reload) instead of exiting.
+   */
+  | { type: 'load-failed'; message: string; err: SerializedError; fallback: boolean };
+
+/** An Error as pino serializes it (type, message, stack with its causes, code), to cross IPC. */
+export interface SerializedError {
+  type: string;
+  message: string;
+  stack: string;
+  [key: string]: unknown;
+}
+
+/**
+ * An Error again, on the other side, so that the master's log shows it as the worker's would
+ * have: pino names an error's type after its constructor.
+ */
+export function reviveError(serialized: SerializedError): Error {
+  const { type, ...fields } = serialized;
+  const Named = { [type]: class extends Error {} }[type]!;
+  return Object.assign(new Named(serialized.message), fields);
+}
 
 /** What the master passes to a worker at fork time, in the WORKER_ENV environment variable. */
 export interface WorkerBootInfo {

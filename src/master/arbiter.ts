@@ -19,6 +19,7 @@ import { moveAsideForUpgrade, removePidfile, writePidfile } from './pidfile.js';
 import { transition, type WorkerState } from './worker-state.js';
 import { EXIT_APP_LOAD_ERROR, EXIT_BOOT_ERROR } from '../ipc/exit-codes.js';
 import {
+  reviveError,
   WORKER_ENV,
   type MasterMessage,
   type WorkerBootInfo,
@@ -106,6 +107,8 @@ export class Arbiter {
   private upgrade: ChildProcess | null = null;
   private pidfile: string | null = null;
   private reloader: Reloader | null = null;
+  /** The app load error last logged; the same one from the next workers is not logged again. */
+  private lastLoadError: string | null = null;
   readonly server: ServerInfo;
 
   constructor(private readonly options: ArbiterOptions) {
@@ -370,6 +373,8 @@ export class Arbiter {
     }
     await runHook(this.config, 'onReload', this.log, this.server);
     this.generation++;
+    // A new attempt: its failure is news even if it is the same as the last one.
+    this.lastLoadError = null;
     let marked = 0;
     for (const record of this.workers.values()) {
       if ((record.state === 'booting' || record.state === 'ready') && record.replace === null) {
@@ -510,6 +515,7 @@ export class Arbiter {
         if (record.state === 'booting') record.state = transition(record.state, 'ready');
         record.readyAt = Date.now();
         record.broken = msg.broken;
+        if (!msg.broken) this.lastLoadError = null;
         this.everReady = true;
         this.log.info(`Worker ready (pid: ${record.pid})${msg.broken ? ' serving the load error page' : ''}`);
         this.manageWorkers();
@@ -525,7 +531,21 @@ export class Arbiter {
           this.manageWorkers();
         }
         break;
+      case 'load-failed':
+        this.logLoadFailure(record, msg);
+        break;
     }
+  }
+
+  /** Once per distinct error: every worker of a generation fails to load the app the same way. */
+  private logLoadFailure(record: WorkerRecord, msg: Extract<WorkerMessage, { type: 'load-failed' }>): void {
+    if (msg.message === this.lastLoadError) {
+      this.log.debug(`Worker (pid: ${record.pid}) could not load the app either (the same error)`);
+      return;
+    }
+    this.lastLoadError = msg.message;
+    const then = msg.fallback ? '; serving the error page until a change fixes it' : '';
+    this.log.error({ err: reviveError(msg.err), workerPid: record.pid }, `could not load the app: ${msg.message}${then}`);
   }
 
   private maybeRunWhenReady(): void {

@@ -16,7 +16,8 @@ import { TsgiEngine } from '../engines/tsgi.js';
 import { NodeEngine } from '../engines/node.js';
 import type { Engine, EngineOptions, ListenHandle, RequestRecord } from '../engines/engine.js';
 import { EXIT_APP_LOAD_ERROR, EXIT_BOOT_ERROR, EXIT_OK } from '../ipc/exit-codes.js';
-import { WORKER_ENV, type MasterMessage, type WorkerBootInfo, type WorkerInfo, type WorkerMessage } from '../ipc/messages.js';
+import { WORKER_ENV, type MasterMessage, type SerializedError, type WorkerBootInfo, type WorkerInfo, type WorkerMessage } from '../ipc/messages.js';
+import { stdSerializers } from 'pino';
 import { runHook, runHookSync } from '../config/hooks.js';
 import { dropPrivileges } from './privileges.js';
 
@@ -75,13 +76,13 @@ class Worker {
     try {
       app = (await loadApp(this.boot.app, process.cwd())).app;
     } catch (err) {
-      if (!this.boot.fallbackOnLoadError) {
-        this.log.fatal({ err }, `could not load the app: ${(err as Error).message}`);
+      const fallback = this.boot.fallbackOnLoadError;
+      await this.reportLoadFailure(err, fallback);
+      if (!fallback) {
         this.exit(EXIT_APP_LOAD_ERROR);
         return;
       }
       // --reload with nothing working yet: keep serving, show the error, wait for a fix.
-      this.log.error({ err }, `could not load the app: ${(err as Error).message}; serving the error page until a change fixes it`);
       app = errorPageApp(err);
       this.broken = true;
     }
@@ -100,6 +101,18 @@ class Worker {
     this.engine = new ENGINES[config.http](options);
     await runHook(config, 'postWorkerInit', this.log, this.info);
     this.send({ type: 'booted' });
+  }
+
+  /** To the master, which logs it once for all the workers that fail alike; here if there is no master to tell. */
+  private async reportLoadFailure(err: unknown, fallback: boolean): Promise<void> {
+    const error = err instanceof Error ? err : new Error(String(err));
+    const message = error.message;
+    if (!process.connected) {
+      this.log.error({ err: error }, `could not load the app: ${message}`);
+      return;
+    }
+    const msg: WorkerMessage = { type: 'load-failed', message, err: stdSerializers.err(error) as SerializedError, fallback };
+    await new Promise<void>((resolve) => process.send!(msg, undefined, {}, () => resolve()));
   }
 
   /**

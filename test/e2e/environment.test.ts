@@ -46,3 +46,31 @@ describe('TSGI_* variables', () => {
     expect(r.stderr).toBe('');
   });
 });
+
+describe('Gunicorn habits', () => {
+  it('--preload says tsgi has no such flag and points to docs/gunicorn.md (exit 2)', () => {
+    const r = runCli(['--preload', 'examples/hello:app']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--preload is a Gunicorn flag that tsgi does not have');
+    expect(r.stderr).toContain('docs/gunicorn.md');
+    expect(r.stderr).not.toContain('--reload');
+  });
+
+  it('-b 19114 asks: did you mean 0.0.0.0:19114? (exit 2, nothing bound)', () => {
+    const r = runCli(['-b', '19114', 'examples/hello:app']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('did you mean 0.0.0.0:19114?');
+    expect(r.stderr).not.toContain('Listening');
+  });
+});
+
+describe('an app that cannot load', () => {
+  it('is reported once, not once per worker, and tsgi exits 4', () => {
+    const r = runCli(['-w', '3', '-b', '127.0.0.1:0', 'test/fixtures/apps/broken.js']);
+    expect(r.code).toBe(4);
+    const output = r.stdout + r.stderr;
+    const reports = output.split('\n').filter((line) => line.includes('this app is broken on purpose'));
+    expect(reports, output).toHaveLength(1);
+    expect(output).toContain('Shutting down: the app failed to load (exit code 4)');
+  });
+});
