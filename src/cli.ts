@@ -55,7 +55,6 @@ export async function main(argv: string[]): Promise<void> {
       app,
       argv,
       startCwd,
-      umaskSet: sources.umask !== 'default',
       log,
       reopenLogs: () => reopen(config.errorLog, destination),
     });

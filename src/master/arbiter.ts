@@ -28,6 +28,8 @@ import {
   type InFlightRequest,
 } from '../ipc/messages.js';
 import { Reloader } from './reloader.js';
+import { socketOwner } from '../worker/privileges.js';
+import { chownSync } from 'node:fs';
 import { parseAppSpec } from '../loader/spec.js';
 import { resolveModulePath } from '../loader/resolve.js';
 import { dirname, relative } from 'node:path';
@@ -73,8 +75,6 @@ export interface ArbiterOptions {
   argv: string[];
   /** The directory the command line is relative to. */
   startCwd: string;
-  /** Whether --umask was given (Gunicorn applies it; tsgi leaves the inherited umask otherwise). */
-  umaskSet: boolean;
   log: Logger;
   reopenLogs: () => void;
 }
@@ -142,13 +142,12 @@ export class Arbiter {
     const config = this.config;
     process.title = `tsgi: master [${config.name ?? this.options.app}]`;
     await runHook(config, 'onStarting', this.log, this.server);
-    if (this.options.umaskSet) process.umask(config.umask);
     // The pid file first: a second tsgi given the same file stops before touching any socket.
     if (config.pid !== null) {
       writePidfile(config.pid);
       this.pidfile = config.pid;
     }
-    this.sockets = process.env[LISTEN_FDS_ENV] !== undefined ? adoptInherited(config.bind) : await bindAll(config.bind);
+    this.sockets = process.env[LISTEN_FDS_ENV] !== undefined ? adoptInherited(config.bind) : await this.bindWithUmask();
     delete process.env[LISTEN_FDS_ENV];
     for (const s of this.sockets) this.log.info(`Listening at: ${s.url} (${process.pid})`);
     this.log.info(`Using engine: ${config.http}`);
@@ -173,6 +172,27 @@ export class Arbiter {
     if (this.pidfile !== null) removePidfile(this.pidfile);
     this.log.info('Shutting down: Master');
     return this.exitCode;
+  }
+
+  /**
+   * --umask, as Gunicorn applies it: to the files tsgi creates itself, here its unix sockets, only
+   * while they are created. The default 0 makes a socket connectable by any user (an Nginx as
+   * www-data); the workers, and the files the app writes, keep the umask tsgi was started with.
+   * With --user/--group the sockets are theirs, so a stricter umask still lets them in.
+   */
+  private async bindWithUmask(): Promise<BoundSocket[]> {
+    const inherited = process.umask(this.config.umask);
+    let sockets: BoundSocket[];
+    try {
+      sockets = await bindAll(this.config.bind);
+    } finally {
+      process.umask(inherited);
+    }
+    const owner = socketOwner(this.config);
+    if (owner !== null) {
+      for (const s of sockets) if (s.address.kind === 'unix') chownSync(s.address.path, owner.uid, owner.gid);
+    }
+    return sockets;
   }
 
   /** --reload: one watcher, here in the master; a change is a reload like HUP. */
