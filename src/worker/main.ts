@@ -8,10 +8,11 @@ import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/settings.js';
 import { parserLimits } from '../config/limits.js';
 import { createLogger, reopen, type Logger } from '../log.js';
-import type { App, ErrorStream } from '../gateway/types.js';
+import type { App } from '../gateway/types.js';
 import { loadApp } from '../loader/load-app.js';
 import { errorPageApp } from './error-page.js';
 import { AccessLog } from './access-log.js';
+import { LineBufferedErrors } from './error-stream.js';
 import { TsgiEngine } from '../engines/tsgi.js';
 import { NodeEngine } from '../engines/node.js';
 import type { Engine, EngineOptions, ListenHandle, RequestRecord } from '../engines/engine.js';
@@ -38,6 +39,8 @@ class Worker {
   private recycleAsked = false;
   private readonly info: WorkerInfo;
   private readonly accessLog: AccessLog | null;
+  /** environ['tsgi.errors'], shared by every request of this worker. */
+  private readonly errors: LineBufferedErrors;
 
   constructor(
     private readonly boot: WorkerBootInfo,
@@ -49,6 +52,7 @@ class Worker {
     this.maxRequests = config.maxRequests > 0 ? config.maxRequests + Math.floor(Math.random() * (config.maxRequestsJitter + 1)) : 0;
     this.info = { id: cluster.worker!.id, pid: process.pid, age: boot.age, generation: boot.generation };
     this.accessLog = config.accessLog === null ? null : new AccessLog(config.accessLog);
+    this.errors = new LineBufferedErrors(log);
   }
 
   async start(early: EarlyMessages): Promise<void> {
@@ -91,7 +95,7 @@ class Worker {
     const options: EngineOptions = {
       app: this.wrapApp(app),
       log: this.log,
-      server: { scriptName: process.env.SCRIPT_NAME ?? '', multiprocess: this.boot.workers > 1, errors: errorStream(this.log) },
+      server: { scriptName: process.env.SCRIPT_NAME ?? '', multiprocess: this.boot.workers > 1, errors: this.errors },
       limits: parserLimits(config),
       keepalive: config.keepalive,
       backlog: config.backlog,
@@ -251,19 +255,10 @@ class Worker {
   }
 
   private exit(code: number): void {
+    this.errors.flush();
     this.accessLog?.flush();
     process.exit(code);
   }
-}
-
-function errorStream(log: Logger): ErrorStream {
-  return {
-    write(message: string): void {
-      const text = message.trimEnd();
-      if (text !== '') log.error(text);
-    },
-    flush(): void {},
-  };
 }
 
 /**
