@@ -29,6 +29,7 @@ import {
 } from '../ipc/messages.js';
 import { Reloader } from './reloader.js';
 import { socketOwner } from '../worker/privileges.js';
+import { raiseOwnOpenFileLimit } from '../worker/descriptors.js';
 import { chownSync } from 'node:fs';
 import { parseAppSpec } from '../loader/spec.js';
 import { resolveModulePath } from '../loader/resolve.js';
@@ -142,6 +143,8 @@ export class Arbiter {
     const config = this.config;
     process.title = `tsgi: master [${config.name ?? this.options.app}]`;
     await runHook(config, 'onStarting', this.log, this.server);
+    // Before any worker is forked: they inherit it.
+    raiseOwnOpenFileLimit(this.log);
     // The pid file first: a second tsgi given the same file stops before touching any socket.
     if (config.pid !== null) {
       writePidfile(config.pid);

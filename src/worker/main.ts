@@ -13,6 +13,7 @@ import { loadApp } from '../loader/load-app.js';
 import { errorPageApp } from './error-page.js';
 import { AccessLog } from './access-log.js';
 import { LineBufferedErrors } from './error-stream.js';
+import { isDescriptorShortage, Shortage } from './descriptors.js';
 import { TsgiEngine } from '../engines/tsgi.js';
 import { NodeEngine } from '../engines/node.js';
 import type { Engine, EngineOptions, ListenHandle, RequestRecord } from '../engines/engine.js';
@@ -41,6 +42,7 @@ class Worker {
   private readonly accessLog: AccessLog | null;
   /** environ['tsgi.errors'], shared by every request of this worker. */
   private readonly errors: LineBufferedErrors;
+  private shortage: Shortage | null = null;
 
   constructor(
     private readonly boot: WorkerBootInfo,
@@ -181,28 +183,46 @@ class Worker {
     }
     this.send({ type: 'ready', broken: this.broken });
     const config = this.config;
-    if (config.timeout > 0) {
-      this.every(Math.min(1000, (config.timeout * 1000) / 4), () => {
-        this.heartbeat(engine);
-        this.beatArmed = true;
-      });
+    this.shortage = new Shortage(this.log, () => engine.connections);
+    // Heartbeats carry the memory use too, so they run even with --timeout 0 (the master then
+    // only ignores their timing); at least once a second, four times per --timeout.
+    const beat = config.timeout > 0 ? Math.min(1000, (config.timeout * 1000) / 4) : 1000;
+    this.every(beat, 'heartbeat', () => {
       this.heartbeat(engine);
       this.beatArmed = true;
-    }
+    });
+    this.heartbeat(engine);
+    this.beatArmed = true;
     if (config.requestTimeout > 0) {
       const limit = config.requestTimeout * 1000;
-      this.every(Math.min(1000, limit / 4), () => engine.expire(Date.now(), limit));
+      this.every(Math.min(1000, limit / 4), 'request timeout sweep', () => engine.expire(Date.now(), limit));
     }
   }
 
   /** Sent from the event loop: a loop blocked by synchronous work goes silent. */
   private heartbeat(engine: Engine, now = Date.now()): void {
     this.lastBeat = now;
-    this.send({ type: 'heartbeat', rss: process.memoryUsage.rss(), requests: this.requests, serving: engine.inFlight(now).slice(0, 5) });
+    const rss = this.shortage?.sample(now) ?? 0;
+    this.send({ type: 'heartbeat', rss, requests: this.requests, serving: engine.inFlight(now).slice(0, 5) });
   }
 
-  private every(ms: number, fn: () => void): void {
-    const t = setInterval(fn, ms);
+  /**
+   * A periodic task of the worker. Nothing thrown from it may end the process (it would drop every
+   * request on it): a shortage of descriptors is reported as such, anything else once until the
+   * task succeeds again.
+   */
+  private every(ms: number, name: string, fn: () => void): void {
+    let failing = false;
+    const t = setInterval(() => {
+      try {
+        fn();
+        failing = false;
+      } catch (err) {
+        if (isDescriptorShortage(err)) this.shortage?.begin(Date.now(), err as NodeJS.ErrnoException);
+        else if (!failing) this.log.error({ err }, `the worker's ${name} failed: ${(err as Error)?.message ?? String(err)}; the worker goes on`);
+        failing = true;
+      }
+    }, ms);
     t.unref();
     this.timers.push(t);
   }
