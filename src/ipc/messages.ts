@@ -23,6 +23,11 @@ export type WorkerMessage =
   /** The worker asks to be replaced (max-requests reached). */
   | { type: 'recycle'; reason: string }
   /**
+   * The worker stops taking new work now and finishes what it has (an uncaught exception):
+   * the master counts it as a crash and starts its replacement at once.
+   */
+  | { type: 'retiring'; reason: string }
+  /**
    * The app did not load. Every worker of a generation fails the same way, so the worker reports
    * it here instead of logging it, and the master logs it once. `fallback`: the worker serves the
    * error as a 500 page (--reload) instead of exiting.
@@ -67,6 +72,21 @@ export interface WorkerBootInfo {
  * the unknown-variable warning, not be taken for tsgi's own. config/env.ts lists it as reserved.
  */
 export const WORKER_ENV = 'TSGI_INTERNAL_WORKER_BOOT';
+
+/**
+ * The worker's file descriptor for its watchdog's reports (a pipe the master reads): the watchdog
+ * thread writes there when the worker's event loop is stuck, which the IPC channel, served by that
+ * loop, cannot carry. One JSON WatchdogReport per line.
+ */
+export const WATCHDOG_FD = 4;
+
+export interface WatchdogReport {
+  type: 'stalled';
+  /** Date.now() of the event loop's last tick. */
+  since: number;
+  /** The request last handed to the app, or null if none was yet. */
+  request: { method: string; target: string; startedAt: number } | null;
+}
 
 /** The view of a worker that hooks receive. */
 export interface WorkerInfo {

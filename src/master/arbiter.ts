@@ -20,7 +20,9 @@ import { transition, type WorkerState } from './worker-state.js';
 import { EXIT_APP_LOAD_ERROR, EXIT_BOOT_ERROR } from '../ipc/exit-codes.js';
 import {
   reviveError,
+  WATCHDOG_FD,
   WORKER_ENV,
+  type WatchdogReport,
   type MasterMessage,
   type WorkerBootInfo,
   type WorkerInfo,
@@ -30,7 +32,9 @@ import {
 import { Reloader } from './reloader.js';
 import { socketOwner } from '../worker/privileges.js';
 import { raiseOwnOpenFileLimit } from '../worker/descriptors.js';
+import { installProcessPolicy } from '../worker/process-policy.js';
 import { chownSync } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { parseAppSpec } from '../loader/spec.js';
 import { resolveModulePath } from '../loader/resolve.js';
 import { dirname, relative } from 'node:path';
@@ -67,6 +71,8 @@ interface WorkerRecord {
   retiredAt: number;
   aborted: boolean;
   serving: InFlightRequest[];
+  /** What its watchdog reported since the last heartbeat: the event loop is stuck, in this request. */
+  stalled: WatchdogReport | null;
 }
 
 export interface ArbiterOptions {
@@ -142,6 +148,16 @@ export class Arbiter {
   async run(): Promise<number> {
     const config = this.config;
     process.title = `tsgi: master [${config.name ?? this.options.app}]`;
+    installProcessPolicy({
+      log: this.log,
+      continuing: 'the master goes on',
+      retiring: 'the master stops gracefully (exit code 1); its workers finish their requests',
+      onUncaught: () => {
+        this.exitCode = 1;
+        this.stop(true);
+        this.wake?.();
+      },
+    });
     await runHook(config, 'onStarting', this.log, this.server);
     // Before any worker is forked: they inherit it.
     raiseOwnOpenFileLimit(this.log);
@@ -155,7 +171,11 @@ export class Arbiter {
     for (const s of this.sockets) this.log.info(`Listening at: ${s.url} (${process.pid})`);
     this.log.info(`Using engine: ${config.http}`);
     for (const sig of SIGNALS) process.on(sig, () => this.enqueue(sig));
-    cluster.setupPrimary({ exec: WORKER_ENTRY, args: [], silent: false });
+    // Standard streams shared with the master; fd 3 the IPC channel; WATCHDOG_FD a pipe for the
+    // watchdog thread, which can report while the worker's event loop (and so IPC) is stuck.
+    const stdio: ('inherit' | 'ipc' | 'pipe')[] = ['inherit', 'inherit', 'inherit', 'ipc'];
+    stdio[WATCHDOG_FD] = 'pipe';
+    cluster.setupPrimary({ exec: WORKER_ENTRY, args: [], stdio });
     cluster.on('message', (worker, msg: WorkerMessage) => this.onWorkerMessage(worker, msg));
     cluster.on('exit', (worker, code, signal) => this.onWorkerExit(worker, code, signal));
     this.manageWorkers();
@@ -470,7 +490,7 @@ export class Arbiter {
     void runHook(this.config, 'preFork', this.log, this.server, { age, generation: this.generation });
     const worker = cluster.fork({ [WORKER_ENV]: JSON.stringify(boot) });
     const now = Date.now();
-    this.workers.set(worker.id, {
+    const record: WorkerRecord = {
       worker,
       pid: worker.process.pid!,
       state: 'booting',
@@ -484,6 +504,11 @@ export class Arbiter {
       retiredAt: 0,
       aborted: false,
       serving: [],
+      stalled: null,
+    };
+    this.workers.set(worker.id, record);
+    readWatchdog(worker, (report) => {
+      record.stalled = report;
     });
     this.log.info(`Booting worker with pid: ${worker.process.pid}`);
   }
@@ -506,9 +531,9 @@ export class Arbiter {
       const limit = r.state === 'booting' ? Math.max(timeout, 30_000) : timeout;
       if ((r.state !== 'ready' && r.state !== 'booting') || now - r.lastHeartbeat <= limit) continue;
       r.aborted = true;
-      const serving = r.serving.length === 0 ? 'no request in flight at its last heartbeat' : `it was serving ${r.serving.map((s) => `${s.method} ${s.target} (${(s.ms / 1000).toFixed(1)}s)`).join(', ')}`;
+      const serving = describeServing(r, now);
       this.log.error(
-        { workerPid: r.pid, serving: r.serving },
+        { workerPid: r.pid, serving: r.serving, stalled: r.stalled?.request ?? undefined },
         `WORKER TIMEOUT (pid: ${r.pid}): no heartbeat for ${((now - r.lastHeartbeat) / 1000).toFixed(1)}s (--timeout ${this.config.timeout}s, ${r.state}); ${serving}. Aborting it; a blocked event loop (synchronous work) is the usual cause`,
       );
       void runHook(this.config, 'workerAbort', this.log, this.workerInfo(r));
@@ -546,11 +571,20 @@ export class Arbiter {
         break;
       case 'heartbeat':
         record.serving = msg.serving;
+        record.stalled = null;
         this.checkMemory(record, msg.rss);
         break;
       case 'recycle':
         if (record.replace === null && record.state === 'ready') {
           record.replace = msg.reason;
+          this.manageWorkers();
+        }
+        break;
+      case 'retiring':
+        if (record.state === 'ready' || record.state === 'booting') {
+          record.replace = msg.reason;
+          this.backOff(record);
+          this.retire(record, true);
           this.manageWorkers();
         }
         break;
@@ -614,12 +648,19 @@ export class Arbiter {
       return;
     }
     // A crash at run time: replace it, backing off when crashes come in a row.
+    this.log.error(`Worker (pid: ${record.pid}) exited unexpectedly (${how}); starting a new one${this.backOff(record)}`);
+  }
+
+  /**
+   * A worker crashed (it died, or retires after an uncaught exception): its replacement waits a
+   * pause that doubles with each crash in a row. Returns what the log line should add.
+   */
+  private backOff(record: WorkerRecord): string {
     const lived = record.readyAt === 0 ? 0 : Date.now() - record.readyAt;
     this.crashes = lived > STABLE_MS ? 1 : this.crashes + 1;
     const delay = Math.min(100 * 2 ** (this.crashes - 1), MAX_BACKOFF_MS);
     this.nextSpawnAt = Date.now() + delay;
-    const backoff = this.crashes > 1 ? `; crash ${this.crashes} in a row, waiting ${(delay / 1000).toFixed(1)}s before the next` : '';
-    this.log.error(`Worker (pid: ${record.pid}) exited unexpectedly (${how}); starting a new one${backoff}`);
+    return this.crashes > 1 ? `; crash ${this.crashes} in a row, waiting ${(delay / 1000).toFixed(1)}s before the next` : '';
   }
 
   /** Exit codes 3 and 4: the worker could not start at all. */
@@ -679,4 +720,37 @@ export class Arbiter {
       this.log.warn({ err }, `could not message worker ${worker.process.pid}`);
     }
   }
+}
+
+/** The requests of a worker that missed its heartbeat, for the WORKER TIMEOUT line. */
+function describeServing(r: WorkerRecord, now: number): string {
+  const shown = (method: string, target: string, ms: number): string => `${method} ${target} (${(ms / 1000).toFixed(1)}s)`;
+  const stalled = r.stalled?.request ?? null;
+  if (stalled !== null) {
+    // Named by the watchdog: the request handed to the app when the event loop stopped.
+    const others = r.serving.filter((s) => s.method !== stalled.method || s.target !== stalled.target);
+    const also = others.length === 0 ? '' : `; also in flight at its last heartbeat: ${others.map((s) => shown(s.method, s.target, s.ms)).join(', ')}`;
+    return `it was serving ${shown(stalled.method, stalled.target, now - stalled.startedAt)}${also}`;
+  }
+  return r.serving.length === 0 ? 'no request in flight at its last heartbeat' : `it was serving ${r.serving.map((s) => shown(s.method, s.target, s.ms)).join(', ')}`;
+}
+
+/** Lines from a worker's watchdog pipe (WATCHDOG_FD). */
+function readWatchdog(worker: ClusterWorker, onReport: (report: WatchdogReport) => void): void {
+  const pipe = worker.process.stdio[WATCHDOG_FD] as Readable | null | undefined;
+  if (pipe === null || pipe === undefined) return;
+  let partial = '';
+  pipe.setEncoding('utf8');
+  pipe.on('data', (chunk: string) => {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) {
+      try {
+        onReport(JSON.parse(line) as WatchdogReport);
+      } catch {
+        // Not a report; nothing else writes there.
+      }
+    }
+  });
+  pipe.on('error', () => {});
 }

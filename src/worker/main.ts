@@ -14,6 +14,9 @@ import { errorPageApp } from './error-page.js';
 import { AccessLog } from './access-log.js';
 import { LineBufferedErrors } from './error-stream.js';
 import { isDescriptorShortage, Shortage } from './descriptors.js';
+import { CurrentRequest } from './current-request.js';
+import { Watchdog } from './watchdog.js';
+import { installProcessPolicy } from './process-policy.js';
 import { TsgiEngine } from '../engines/tsgi.js';
 import { NodeEngine } from '../engines/node.js';
 import type { Engine, EngineOptions, ListenHandle, RequestRecord } from '../engines/engine.js';
@@ -34,8 +37,6 @@ class Worker {
   private broken = false;
   private timers: NodeJS.Timeout[] = [];
   private requests = 0;
-  private lastBeat = 0;
-  private beatArmed = false;
   private readonly maxRequests: number;
   private recycleAsked = false;
   private readonly info: WorkerInfo;
@@ -43,6 +44,9 @@ class Worker {
   /** environ['tsgi.errors'], shared by every request of this worker. */
   private readonly errors: LineBufferedErrors;
   private shortage: Shortage | null = null;
+  /** The request last handed to the app, for the watchdog (with --timeout) and crash reports. */
+  private readonly current: CurrentRequest | null;
+  private watchdog: Watchdog | null = null;
 
   constructor(
     private readonly boot: WorkerBootInfo,
@@ -55,6 +59,7 @@ class Worker {
     this.info = { id: cluster.worker!.id, pid: process.pid, age: boot.age, generation: boot.generation };
     this.accessLog = config.accessLog === null ? null : new AccessLog(config.accessLog);
     this.errors = new LineBufferedErrors(log);
+    this.current = config.timeout > 0 ? new CurrentRequest() : null;
   }
 
   async start(early: EarlyMessages): Promise<void> {
@@ -69,6 +74,13 @@ class Worker {
     // not die of the default action (SIGHUP/SIGUSR2 terminate, SIGTTIN/SIGTTOU stop the process).
     for (const sig of ['SIGHUP', 'SIGUSR2', 'SIGTTIN', 'SIGTTOU'] as const) process.on(sig, () => {});
     process.title = `tsgi: worker [${this.config.name ?? this.boot.app}]`;
+    installProcessPolicy({
+      log: this.log,
+      current: () => this.current,
+      continuing: 'the worker goes on serving',
+      retiring: 'this worker is retiring: a replacement starts, the requests in flight finish (bounded by --graceful-timeout)',
+      onUncaught: () => this.retire('uncaught exception'),
+    });
     await runHook(this.config, 'postFork', this.log, null, this.info);
     try {
       dropPrivileges(this.config);
@@ -123,26 +135,39 @@ class Worker {
 
   /**
    * Per-request work the worker adds around the app, only when configured: the preRequest hook,
-   * and an early heartbeat so that a request which blocks the event loop right away is still
-   * named in the master's timeout message.
+   * and the record of the request handed to the app (requestStarted).
    */
   private wrapApp(app: App): App {
     const pre = this.config.preRequest !== null;
-    const beat = this.config.timeout > 0;
-    if (!pre && !beat) return app;
+    const record = this.current !== null;
+    if (!pre && !record) return app;
     return (environ, startResponse) => {
-      if (beat) {
-        // The first request after each periodic heartbeat, and any request 100 ms after the last
-        // report, is reported at once: a few messages a second at most, whatever the load.
-        const now = Date.now();
-        if ((this.beatArmed || now - this.lastBeat > 100) && this.engine !== null) {
-          this.beatArmed = false;
-          this.heartbeat(this.engine, now);
-        }
-      }
+      if (record) this.requestStarted(environ.REQUEST_METHOD, environ.RAW_URI);
       if (pre) runHookSync(this.config, 'preRequest', this.log, this.info, environ);
       return app(environ, startResponse);
     };
+  }
+
+  /**
+   * A request is handed to the app: recorded where the watchdog thread can read it if the app
+   * then blocks the event loop (EngineOptions.onRequestStart).
+   */
+  private requestStarted(method: string, target: string): void {
+    this.current?.record(method, target, Date.now());
+  }
+
+  /**
+   * After an uncaught exception: the master replaces this worker at once (with its crash
+   * backoff), and the worker finishes what it has, bounded by --graceful-timeout, taking nothing
+   * new. Before it serves there is nothing to finish, and it counts as a failed boot.
+   */
+  private retire(reason: string): void {
+    if (!this.serving) {
+      this.exit(EXIT_BOOT_ERROR);
+      return;
+    }
+    this.send({ type: 'retiring', reason });
+    void this.stop(true);
   }
 
   private requestDone(record: RequestRecord): void {
@@ -189,10 +214,9 @@ class Worker {
     const beat = config.timeout > 0 ? Math.min(1000, (config.timeout * 1000) / 4) : 1000;
     this.every(beat, 'heartbeat', () => {
       this.heartbeat(engine);
-      this.beatArmed = true;
     });
     this.heartbeat(engine);
-    this.beatArmed = true;
+    if (this.current !== null) this.watchdog = new Watchdog(this.current, beat, this.log);
     if (config.requestTimeout > 0) {
       const limit = config.requestTimeout * 1000;
       this.every(Math.min(1000, limit / 4), 'request timeout sweep', () => engine.expire(Date.now(), limit));
@@ -201,7 +225,7 @@ class Worker {
 
   /** Sent from the event loop: a loop blocked by synchronous work goes silent. */
   private heartbeat(engine: Engine, now = Date.now()): void {
-    this.lastBeat = now;
+    this.current?.tick(now);
     const rss = this.shortage?.sample(now) ?? 0;
     this.send({ type: 'heartbeat', rss, requests: this.requests, serving: engine.inFlight(now).slice(0, 5) });
   }
@@ -236,6 +260,7 @@ class Worker {
   async stop(graceful: boolean): Promise<void> {
     if (this.stopping && graceful) return;
     this.stopping = true;
+    this.watchdog?.stop();
     for (const t of this.timers) clearInterval(t);
     const engine = this.engine;
     if (!graceful || engine === null) {
