@@ -153,7 +153,7 @@ export class Arbiter {
       continuing: 'the master goes on',
       retiring: 'the master stops gracefully (exit code 1); its workers finish their requests',
       onUncaught: () => {
-        this.exitCode = 1;
+        if (this.exitCode === 0) this.exitCode = 1;
         this.stop(true);
         this.wake?.();
       },
@@ -507,6 +507,12 @@ export class Arbiter {
       stalled: null,
     };
     this.workers.set(worker.id, record);
+    // A message sent as the worker exits fails with EPIPE, emitted later as an 'error' event: that
+    // worker is going anyway, and its exit is handled; the event must not end the master.
+    worker.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE' || err.code === 'ERR_IPC_CHANNEL_CLOSED') this.log.debug({ err }, `could not message worker ${record.pid}: it is exiting`);
+      else this.log.warn({ err }, `worker ${record.pid}: ${err.message}`);
+    });
     readWatchdog(worker, (report) => {
       record.stalled = report;
     });
