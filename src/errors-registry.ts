@@ -31,6 +31,15 @@ export const ERROR_CODES = [
   { code: 'TSGI_ERR_PRIVILEGES', meaning: 'A worker could not switch to --user/--group.' },
   { code: 'TSGI_ERR_VALIDATION', meaning: 'The tsgi/validate middleware saw the app or the server break a rule of the TSGI spec.' },
   { code: 'TSGI_ERR_PARSER_STATE', meaning: 'The request parser was driven out of order (a bug in the code using it).' },
+  { code: 'TSGI_ERR_CONNECTION_STATE', meaning: 'A connection was driven through a transition its state table does not have (a bug in tsgi).' },
+
+  // What an app sees when the server abandons its request or refuses a call
+  { code: 'TSGI_ERR_CLIENT_GONE', meaning: 'The client closed the connection before the response was complete.' },
+  { code: 'TSGI_ERR_REQUEST_TIMEOUT', meaning: 'The request ran longer than --request-timeout and was ended by the server.' },
+  { code: 'TSGI_ERR_BODY_TIMEOUT', meaning: 'The request body made no progress for --body-timeout and was abandoned.' },
+  { code: 'TSGI_ERR_RESPONSE_ENDED', meaning: 'The app read the body, wrote or sent hints after its response had ended.' },
+  { code: 'TSGI_ERR_INPUT_READ', meaning: 'The app called tsgi.input.read() with an invalid size, or while another read was pending.' },
+  { code: 'TSGI_ERR_APP_CONTRACT', meaning: 'The app broke the TSGI contract (startResponse, body or chunk types); the response became a 500.' },
 
   // Requests the parser refuses, each with the status the server answers before it closes
   { code: 'TSGI_ERR_HTTP_INCOMPLETE', meaning: 'The client closed the connection in the middle of a request.', status: 400 },
@@ -49,6 +58,12 @@ export const ERROR_CODES = [
   { code: 'TSGI_ERR_HTTP_EXPECTATION', meaning: 'Expect holds something other than 100-continue.', status: 417 },
   { code: 'TSGI_ERR_HTTP_CHUNK', meaning: 'The chunked body is malformed.', status: 400 },
   { code: 'TSGI_ERR_HTTP_TRAILER', meaning: 'A trailer field is one that must not be sent as a trailer.', status: 400 },
+
+  // Requests the server itself answers without calling the app, each with its status
+  { code: 'TSGI_ERR_HEADER_TIMEOUT', meaning: 'The request head did not arrive complete within --header-timeout.', status: 408 },
+  { code: 'TSGI_ERR_ROOT_PATH', meaning: 'The request path is not under --root-path (SCRIPT_NAME).', status: 404 },
+  { code: 'TSGI_ERR_OVERLOADED', meaning: 'The worker already had --limit-concurrency requests in flight.', status: 503 },
+  { code: 'TSGI_ERR_CONNECT', meaning: 'A CONNECT request: tunnels are not part of TSGI.', status: 501 },
 ] as const satisfies readonly ErrorCodeInfo[];
 
 export type ErrorCode = (typeof ERROR_CODES)[number]['code'];

@@ -1,6 +1,11 @@
 /**
  * Logging for master and workers: pino, readable on a TTY, JSON otherwise. Every line carries the
  * process role, pid and (in workers) the worker id.
+ *
+ * JSON lines are for log shippers and `kubectl logs | jq`: the level is its name ("level":"info",
+ * not pino's number 30) and the time is ISO 8601 in UTC ("time":"2026-01-31T12:00:00.000Z"), so
+ * neither needs a lookup table. On a terminal, one line per event: who logged it prefixes the
+ * message and any extra fields follow on the same line.
  */
 import { pino, type Logger as PinoLogger, type LevelWithSilent } from 'pino';
 import pretty from 'pino-pretty';
@@ -39,10 +44,25 @@ export function createLogger(opts: LogOptions): { log: Logger; destination: Retu
   const base: Record<string, unknown> = { pid: process.pid, role: opts.role };
   if (opts.workerId !== undefined) base.worker = opts.workerId;
   const level = LEVELS[opts.level] ?? 'info';
-  const stream = usePretty
-    ? pretty({ destination, sync: true, colorize: true, ignore: 'hostname', translateTime: 'SYS:HH:MM:ss.l' })
-    : destination;
-  return { log: pino({ level, base }, stream), destination };
+  if (usePretty) {
+    const stream = pretty({
+      destination,
+      sync: true,
+      colorize: true,
+      ignore: 'hostname,role,worker',
+      translateTime: 'SYS:HH:MM:ss.l',
+      singleLine: true,
+      messageFormat: (line, messageKey) => `${whoLogged(line)}: ${String(line[messageKey] ?? '')}`,
+    });
+    return { log: pino({ level, base }, stream), destination };
+  }
+  const json = pino({ level, base, formatters: { level: (label) => ({ level: label }) }, timestamp: pino.stdTimeFunctions.isoTime }, destination);
+  return { log: json, destination };
+}
+
+/** `master` or `worker 3`: the process a pretty line came from (its pid is shown beside the level). */
+function whoLogged(line: Record<string, unknown>): string {
+  return line.role === 'worker' ? `worker ${String(line.worker ?? '?')}` : String(line.role ?? 'tsgi');
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
- * Addresses accepted by `--bind`: `HOST:PORT`, `[IPv6]:PORT`, `HOST` (port 8000) and `unix:PATH`,
- * as in Gunicorn.
+ * Addresses accepted by `--bind`: `HOST:PORT`, `[IPv6]:PORT`, `HOST` (port 8000), `unix:PATH` and
+ * `fd://N` (a listening socket inherited as file descriptor N, e.g. from systemd), as in Gunicorn.
  */
 import { isIP } from 'node:net';
 import { ConfigError } from './errors.js';
@@ -9,7 +9,8 @@ export const DEFAULT_PORT = 8000;
 
 export type BindAddress =
   | { kind: 'tcp'; host: string; port: number; family: 4 | 6 | 0 }
-  | { kind: 'unix'; path: string };
+  | { kind: 'unix'; path: string }
+  | { kind: 'fd'; fd: number };
 
 // RFC 1123 §2.1: labels of letters, digits and hyphens, not starting or ending with a hyphen.
 const HOSTNAME = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?$/;
@@ -17,8 +18,14 @@ const HOSTNAME = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-)
 /** Parses one `--bind` value; throws ConfigError saying which forms are valid. */
 export function parseBindAddress(text: string): BindAddress {
   const fail = (why: string): never => {
-    throw new ConfigError(`${JSON.stringify(text)} ${why}; use HOST:PORT, [IPv6]:PORT, HOST or unix:PATH`);
+    throw new ConfigError(`${JSON.stringify(text)} ${why}; use HOST:PORT, [IPv6]:PORT, HOST, unix:PATH or fd://N`);
   };
+  if (text.startsWith('fd://')) {
+    const fd = text.slice('fd://'.length);
+    // 0-2 are stdin, stdout and stderr; inherited listening sockets start at 3 (sd_listen_fds(3)).
+    if (!/^\d{1,7}$/.test(fd) || Number(fd) < 3) fail('is not fd:// followed by a file descriptor number of 3 or more');
+    return { kind: 'fd', fd: Number(fd) };
+  }
   if (text.startsWith('unix:')) {
     const path = text.slice('unix:'.length);
     if (path === '') fail('has no socket path');
@@ -60,4 +67,22 @@ function parsePort(text: string | undefined, fail: (why: string) => never): numb
 export function validBindList(addresses: string[]): void {
   if (addresses.length === 0) throw new ConfigError('expected at least one address, got none');
   for (const address of addresses) parseBindAddress(address);
+}
+
+/** Validator for `metricsBind`: one TCP address (Prometheus and Kubernetes probes speak TCP). */
+export function validMetricsBind(text: string | null): void {
+  if (text === null) return;
+  if (parseBindAddress(text).kind !== 'tcp') throw new ConfigError(`${JSON.stringify(text)} is not HOST:PORT; metrics are served over TCP`);
+}
+
+/** The StatsD server: `HOST:PORT` (UDP); the port defaults to 8125. */
+export function parseStatsdHost(text: string): { host: string; port: number } {
+  const hasPort = text.startsWith('[') ? /\]:\d+$/.test(text) : /:\d+$/.test(text);
+  const address = parseBindAddress(hasPort ? text : `${text}:8125`);
+  if (address.kind !== 'tcp') throw new ConfigError(`${JSON.stringify(text)} is not HOST:PORT`);
+  return { host: address.host, port: address.port };
+}
+
+export function validStatsdHost(text: string | null): void {
+  if (text !== null) parseStatsdHost(text);
 }

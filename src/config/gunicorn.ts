@@ -18,7 +18,7 @@ export interface GunicornOnly {
 
 const PROXY = 'put a proxy in front (Nginx, HAProxy) and see docs/gunicorn.md for what tsgi does today';
 const LOGGING = 'tsgi logs through pino to standard error or --error-logfile; --log-format json is for log collectors';
-const STATSD = 'tsgi does not send StatsD metrics';
+const STATSD = 'tsgi sends plain StatsD (--statsd-host, --statsd-prefix) and serves Prometheus metrics (--metrics-bind), without this';
 const TLS = 'tsgi does not terminate TLS; put a proxy in front (Nginx, HAProxy) that does';
 const PARSER = "tsgi's parser refuses what this would let through, and has no switch for it (docs/engines.md)";
 const HTTP2 = 'tsgi serves HTTP/1.1; put a proxy in front for HTTP/2';
@@ -32,7 +32,6 @@ export const GUNICORN_ONLY: readonly GunicornOnly[] = [
   { flags: ['--preload'], setting: 'preload_app', instead: 'each worker loads the app itself, so a reload (HUP) always loads new code; drop the flag' },
   { flags: ['-k', '--worker-class'], setting: 'worker_class', instead: EVENT_LOOP },
   { flags: ['--threads'], setting: 'threads', instead: EVENT_LOOP },
-  { flags: ['--worker-connections'], setting: 'worker_connections', instead: EVENT_LOOP },
   { flags: ['-D', '--daemon'], setting: 'daemon', instead: 'tsgi runs in the foreground; start it from a supervisor (systemd, Docker, Kubernetes), see docs/signals.md' },
   { flags: ['-e', '--env'], setting: 'raw_env', instead: 'set variables in the environment that starts tsgi (KEY=VALUE tsgi ..., or Environment= in a systemd unit)' },
   { flags: ['--log-file'], setting: 'errorlog', instead: 'use --error-logfile' },
@@ -42,7 +41,6 @@ export const GUNICORN_ONLY: readonly GunicornOnly[] = [
   { flags: ['--worker-tmp-dir'], setting: 'worker_tmp_dir', instead: 'nothing is needed: the heartbeat goes over IPC, not through a file' },
   { flags: ['--capture-output'], setting: 'capture_output', instead: "the app's standard output and error go where tsgi's do; write diagnostics to environ['tsgi.errors']" },
   { flags: ['-R', '--enable-stdio-inheritance'], setting: 'enable_stdio_inheritance', instead: 'tsgi does not daemonize, so standard streams are always inherited' },
-  { flags: ['--access-logformat'], setting: 'access_log_format', instead: 'the access log has one format (combined)' },
   { flags: ['--log-config'], setting: 'logconfig', instead: LOGGING },
   { flags: ['--log-config-json'], setting: 'logconfig_json', instead: LOGGING },
   { flags: ['--logger-class'], setting: 'logger_class', instead: LOGGING },
@@ -51,8 +49,6 @@ export const GUNICORN_ONLY: readonly GunicornOnly[] = [
   { flags: ['--log-syslog-prefix'], setting: 'syslog_prefix', instead: LOGGING },
   { flags: ['--log-syslog-facility'], setting: 'syslog_facility', instead: LOGGING },
   { flags: ['--disable-redirect-access-to-syslog'], setting: 'disable_redirect_access_to_syslog', instead: LOGGING },
-  { flags: ['--statsd-host'], setting: 'statsd_host', instead: STATSD },
-  { flags: ['--statsd-prefix'], setting: 'statsd_prefix', instead: STATSD },
   { flags: ['--dogstatsd-tags'], setting: 'dogstatsd_tags', instead: STATSD },
   { flags: ['--enable-backlog-metric'], setting: 'enable_backlog_metric', instead: STATSD },
   { flags: ['--certfile'], setting: 'certfile', instead: TLS },
@@ -67,7 +63,6 @@ export const GUNICORN_ONLY: readonly GunicornOnly[] = [
   { flags: ['--forwarder-headers'], setting: 'forwarder_headers', instead: PROXY },
   { flags: ['--proxy-protocol'], setting: 'proxy_protocol', instead: PROXY },
   { flags: ['--proxy-allow-from'], setting: 'proxy_allow_ips', instead: PROXY },
-  { flags: ['--root-path'], setting: 'root_path', instead: 'set SCRIPT_NAME in the environment' },
   { flags: ['--reuse-port'], setting: 'reuse_port', instead: "workers accept from the master's sockets; there is no SO_REUSEPORT mode" },
   { flags: ['--no-sendfile'], setting: 'sendfile', instead: 'tsgi does not use sendfile(2), so there is nothing to turn off' },
   { flags: ['--initgroups'], setting: 'initgroups', instead: '--user and --group set the user and the group only' },

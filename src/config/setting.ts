@@ -17,6 +17,7 @@ export const SECTIONS = [
   'Worker Processes',
   'Security',
   'Logging',
+  'Metrics',
   'Process Naming',
   'Debugging',
   'Server Mechanics',

@@ -5,7 +5,8 @@
  * To add a setting, append an entry built with one of the helpers in setting.ts, then run
  * `npm run docs:settings`. Names are camelCase; flags follow Gunicorn's where Gunicorn has one.
  */
-import { validBindList } from './bind.js';
+import { validBindList, validMetricsBind, validStatsdHost } from './bind.js';
+import { DEFAULT_ACCESS_LOG_FORMAT } from './access-log-format.js';
 import {
   boolSetting,
   choiceSetting,
@@ -17,7 +18,7 @@ import {
   stringSetting,
   type SettingValue,
 } from './setting.js';
-import { atLeast, between, eachNonEmpty, existingDirectory, modeMask, nonEmpty, parseMode, userOrId } from './validators.js';
+import { atLeast, between, eachNonEmpty, existingDirectory, modeMask, nonEmpty, parseMode, rootPath, userOrId } from './validators.js';
 
 /** Gunicorn's caps: a request line longer than 8190 bytes is never accepted, nor more than 32768 fields. */
 export const MAX_REQUEST_LINE = 8190;
@@ -188,6 +189,58 @@ A request still running after this many seconds gets a 504 if nothing has been s
 its connection is aborted. The worker goes on serving everyone else. Unlike \`timeout\`, this covers
 time spent awaiting I/O.`,
   }),
+  floatSetting({
+    name: 'headerTimeout',
+    section: 'Worker Processes',
+    cli: ['--header-timeout'],
+    meta: 'SECONDS',
+    default: 30,
+    validate: atLeast(0),
+    help: 'Longest time a request head may take to arrive, from its first byte; past it, 408 and close (0 = no limit).',
+    desc: `
+A deadline, not an idle timer: a client trickling its head a byte at a time is cut off when it runs
+out, whatever it sends. The first request of a connection counts from the connection's start, so a
+connection that never sends a byte is closed too. Between requests, \`keepalive\` applies until the
+next head's first byte arrives.`,
+  }),
+  floatSetting({
+    name: 'bodyTimeout',
+    section: 'Worker Processes',
+    cli: ['--body-timeout'],
+    meta: 'SECONDS',
+    default: 60,
+    validate: atLeast(0),
+    help: 'Longest time a request body may make no progress while the app waits for it (0 = no limit).',
+    desc: `
+The request is abandoned: 408 if nothing of the response was sent, otherwise the connection is
+closed; the app's read rejects with \`TSGI_ERR_BODY_TIMEOUT\` and \`tsgi.signal\` aborts. An app
+that does not read (the worker then stops reading too) is not timed out by this.`,
+  }),
+  intSetting({
+    name: 'workerConnections',
+    section: 'Worker Processes',
+    cli: ['--worker-connections'],
+    meta: 'COUNT',
+    default: 1000,
+    validate: atLeast(0, ' (0 = no limit)'),
+    help: 'Most connections one worker holds; more are closed as soon as they are accepted (0 = no limit).',
+    desc: `
+Gunicorn's name and default. Each connection costs a file descriptor and some memory; this bounds
+both. Closed connections are logged once a second at most. Behind a proxy that keeps a pool of
+upstream connections, size it above the pool.`,
+  }),
+  intSetting({
+    name: 'limitConcurrency',
+    section: 'Worker Processes',
+    cli: ['--limit-concurrency'],
+    meta: 'COUNT',
+    default: 0,
+    validate: atLeast(0, ' (0 = no limit)'),
+    help: "Most requests one worker answers at once; more get 503 (0 = no limit; uvicorn's name).",
+    desc: `
+Sheds load instead of queueing it: a request past the limit is answered 503 at once and its
+connection closed, so a proxy or client can retry elsewhere.`,
+  }),
   intSetting({
     name: 'maxRequests',
     section: 'Worker Processes',
@@ -286,9 +339,10 @@ is not affected.`,
     validate: nonEmpty,
     help: "Write one line per request to this file ('-' = stdout); off by default.",
     desc: `
-Off unless set, as in Gunicorn. \`-\` writes to standard output. Each worker appends lines in the
-"combined" format (\`REMOTE_ADDR - - [time] "METHOD RAW_URI PROTOCOL" STATUS - "Referer"
-"User-Agent"\`), buffered and written in batches; files are reopened on SIGUSR1, for log rotation.`,
+Off unless set, as in Gunicorn. \`-\` writes to standard output. Each worker appends one line per
+request (refusals and timeouts included) in \`accessLogFormat\` (default: "combined" and the
+request time in seconds) or as JSON (\`accessLogJson\`), as the request ends; files are reopened
+on SIGUSR1, for log rotation.`,
   }),
   stringSetting({
     name: 'errorLog',
@@ -454,6 +508,23 @@ config file and defaults add up to.`,
     desc: `
 The app spec and relative paths in it are resolved from here. The directory must exist.`,
   }),
+  stringSetting({
+    name: 'rootPath',
+    section: 'Server Mechanics',
+    cli: ['--root-path'],
+    meta: 'PATH',
+    default: '',
+    defaultText: "'', or $SCRIPT_NAME when set",
+    // Gunicorn reads SCRIPT_NAME from the environment; a trailing slash names the same prefix.
+    fallbackEnv: { name: 'SCRIPT_NAME', toText: (value) => value.replace(/\/+$/, '') },
+    validate: rootPath,
+    help: 'The path prefix the app is mounted at: SCRIPT_NAME, taken off PATH_INFO.',
+    desc: `
+For an app served under a prefix by a proxy that passes the full path (\`location /app/\` without
+a rewrite): \`--root-path /app\` gives \`SCRIPT_NAME=/app\` and \`PATH_INFO\` the rest, so the app
+builds its URLs under the prefix. A request whose path is not under it is answered 404 without
+calling the app. As with Gunicorn, the \`SCRIPT_NAME\` environment variable sets the default.`,
+  }),
   optionalStringSetting({
     name: 'pid',
     section: 'Server Mechanics',
@@ -504,6 +575,78 @@ with the default 0 any user can (an Nginx running as \`www-data\`, say); \`007\`
 socket's owner and group. When the master runs as root with \`user\`/\`group\`, the sockets
 belong to that user and group. The pid file is always 0644. Workers, and the files the app writes,
 keep the umask tsgi was started with.`,
+  }),
+
+  // ── Access log format, metrics and health ─────────────────────────────────────────────────
+  optionalStringSetting({
+    name: 'accessLogFormat',
+    section: 'Logging',
+    cli: ['--access-logformat'],
+    meta: 'FORMAT',
+    default: null,
+    defaultText: `'${DEFAULT_ACCESS_LOG_FORMAT}'`,
+    validate: nonEmpty,
+    help: "The access log line, in Gunicorn's atoms: %(h)s %(t)s \"%(r)s\" %(s)s %(b)s %(D)s ...",
+    desc: `
+Gunicorn's \`access_log_format\`: \`%(NAME)s\` is replaced per request. \`h\` client address, \`l\` \`-\`,
+\`u\` user (HTTP Basic), \`t\` date (\`[10/Oct/2000:13:55:36 +0000]\`), \`r\` request line, \`m\` method,
+\`U\` path, \`q\` query string, \`H\` protocol, \`s\` status, \`B\` bytes sent, \`b\` bytes sent or \`-\`,
+\`f\` Referer, \`a\` User-Agent, \`T\` seconds, \`M\` milliseconds, \`D\` microseconds, \`L\` decimal
+seconds, \`p\` worker pid, \`{Header}i\` a request header, \`{Header}o\` a response header, \`{NAME}e\` an
+environment variable. Unknown atoms print \`-\`. Values the client controls are escaped (\`"\`, \`\\\`,
+control and non-ASCII bytes become \`\\xHH\`), so no request can forge a line. The default is the
+"combined" format followed by the request time in seconds.`,
+  }),
+  boolSetting({
+    name: 'accessLogJson',
+    section: 'Logging',
+    cli: ['--access-log-json'],
+    default: false,
+    help: 'Write the access log as one JSON object per request instead of --access-logformat.',
+    desc: `
+Fields: \`time\` (ISO 8601), \`remote_addr\`, \`method\`, \`target\`, \`path\`, \`query\`, \`protocol\`,
+\`status\` (0 when no response was sent), \`bytes_sent\`, \`bytes_received\`, \`duration_ms\`, \`referer\`,
+\`user_agent\`, \`user\`, \`outcome\` (\`ok\`, \`refused\`, \`app-error\`, \`timeout\`, \`client-gone\`) and
+\`pid\`. Every value is JSON-escaped, so a line is always one valid object.`,
+  }),
+  optionalStringSetting({
+    name: 'metricsBind',
+    section: 'Metrics',
+    cli: ['--metrics-bind'],
+    meta: 'HOST:PORT',
+    default: null,
+    validate: validMetricsBind,
+    help: 'Serve Prometheus metrics (/metrics) and health checks (/healthz, /readyz) from the master on this address.',
+    desc: `
+Off by default. The master answers, on its own port, \`/metrics\` (Prometheus text, aggregated over
+every worker; counters keep what replaced workers had counted), \`/healthz\` (200 while the master's
+loop runs and at least one worker sends heartbeats) and \`/readyz\` (200 while at least one worker
+accepts; 503 from the moment a stop begins). Workers keep a few counters per request and report
+them over IPC; docs/metrics.md lists every metric. Bind it where only your scraper and probes reach
+it (\`0.0.0.0:9191\` inside a container).`,
+  }),
+  optionalStringSetting({
+    name: 'statsdHost',
+    section: 'Metrics',
+    cli: ['--statsd-host'],
+    meta: 'HOST:PORT',
+    default: null,
+    validate: validStatsdHost,
+    help: 'Push metrics to this StatsD server (UDP) every second, with Gunicorn\'s metric names.',
+    desc: `
+Off by default. The master sends \`tsgi.requests\` (c), \`tsgi.request.status.<code>\` (c),
+\`tsgi.request.duration\` (ms, sampled), \`tsgi.workers\` (g) and \`tsgi.backlog\` (g), as Gunicorn
+sends \`gunicorn.*\`, each prefixed by \`statsdPrefix\`. The port defaults to 8125.`,
+  }),
+  stringSetting({
+    name: 'statsdPrefix',
+    section: 'Metrics',
+    cli: ['--statsd-prefix'],
+    meta: 'PREFIX',
+    default: '',
+    help: 'Prefix for every StatsD metric name (a dot is added when missing).',
+    desc: `
+\`--statsd-prefix app\` sends \`app.tsgi.requests\`.`,
   }),
 
   // ── Server Hooks ───────────────────────────────────────────────────────────────────────────

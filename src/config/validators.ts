@@ -69,3 +69,11 @@ export function modeMask(value: number): void {
     throw new ConfigError(`expected a mode from 0 to 0777, got ${shown}`);
   }
 }
+
+/** A path prefix: '' or "/a/b", no trailing slash, no query, no control characters. */
+export function rootPath(value: string): void {
+  if (value === '') return;
+  if (!value.startsWith('/') || value.endsWith('/') || /[?#\s\x00-\x1f\x7f]/.test(value)) {
+    throw new ConfigError(`expected '' or a path like /app (a leading slash, no trailing slash, no query), got ${JSON.stringify(value)}`);
+  }
+}

@@ -9,13 +9,21 @@ export function connectionInfo(socket: net.Socket): ConnectionInfo {
     return { serverName: '', serverPort: '', remoteAddr: '', remotePort: '', scheme: 'http', unix: true };
   }
   return {
-    serverName: socket.localAddress ?? '',
+    serverName: unmapped(socket.localAddress ?? ''),
     serverPort: String(socket.localPort ?? ''),
-    remoteAddr,
+    remoteAddr: unmapped(remoteAddr),
     remotePort: String(socket.remotePort ?? ''),
     scheme: 'http',
     unix: false,
   };
+}
+
+/**
+ * RFC 4291 §2.5.5.2: a dual-stack socket reports an IPv4 peer as ::ffff:a.b.c.d; apps, logs and
+ * allow-lists know it as a.b.c.d (spec §3.5).
+ */
+export function unmapped(address: string): string {
+  return address.length > 7 && address.startsWith('::ffff:') && address.includes('.', 7) ? address.slice(7) : address;
 }
 
 /** [n0, v0, n1, v1] → [[n0, v0], [n1, v1]] */

@@ -17,10 +17,39 @@ export interface EngineOptions {
   limits: ParserLimits;
   /** listen() backlog: connections the kernel queues before accept. */
   backlog: number;
-  /** Seconds an idle keep-alive connection is kept open. */
+  /** Seconds an idle keep-alive connection is kept open; 0 closes after every response. */
   keepalive: number;
-  /** Called once per finished request (access log, metrics, max-requests, postRequest hook). */
+  /** Seconds from a request's first byte to the end of its response (0 = no limit): 504, or an abort once bytes were sent. */
+  requestTimeout?: number;
+  /** Seconds a request head may take to arrive complete, from its first byte (or the connection's start): 408 (0 = no limit). */
+  headerTimeout?: number;
+  /** Seconds a request body may make no progress while the app waits for it (0 = no limit). */
+  bodyTimeout?: number;
+  /** Most requests in flight in this worker; beyond it, 503 (0 = no limit). */
+  limitConcurrency?: number;
+  /** Most connections this worker holds; beyond it, new ones are closed at once (0 = no limit). */
+  workerConnections?: number;
+  /** Called when a request is handed to the app (heartbeats name the request a worker is in). */
+  onRequestStart?: (method: string, target: string) => void;
+  /** Called once per finished request, whatever ended it (access log, metrics, max-requests, postRequest hook). */
   onRequestDone?: (record: RequestRecord) => void;
+}
+
+export interface Engine {
+  /** Starts accepting on a listening handle the master bound. */
+  listen(handle: ListenHandle): Promise<void>;
+  /**
+   * Graceful stop: stop accepting, close idle connections (after a short grace if just used),
+   * answer in-flight requests with `Connection: close`, and resolve when every connection is gone
+   * and every request's app work has settled.
+   */
+  drain(): Promise<void>;
+  /** Quick stop: destroy every connection. */
+  destroy(): void;
+  /** Open connections, for logs and drain progress. */
+  readonly connections: number;
+  /** The requests being answered now. */
+  inFlight(): InFlightRequest[];
 }
 
 /**
@@ -64,31 +93,6 @@ export interface RequestRecord {
   durationMs: number;
   outcome: RequestOutcome;
 }
-
-
-export interface Engine {
-  /** Starts accepting on a listening handle the master bound. */
-  listen(handle: ListenHandle): Promise<void>;
-  /**
-   * Graceful stop: stop accepting, close idle connections now, answer in-flight requests with
-   * `Connection: close`, and resolve when every connection is gone.
-   */
-  drain(): Promise<void>;
-  /** Quick stop: destroy every connection. */
-  destroy(): void;
-  /** Open connections, for logs and drain progress. */
-  readonly connections: number;
-  /** The requests being answered now. */
-  inFlight(now: number): InFlightRequest[];
-  /**
-   * Ends requests running longer than `limitMs` (--request-timeout): 504 if no byte of the
-   * response was sent, otherwise the connection is aborted. Returns how many were ended.
-   */
-  expire(now: number, limitMs: number): number;
-}
-
-/** On a graceful stop, how long a connection used a moment ago may still bring its next request. */
-export const IDLE_GRACE_MS = 1000;
 
 /** A bound socket handle sent by the master (a libuv TCP or Pipe handle). */
 export type ListenHandle = object;

@@ -4,30 +4,33 @@
  * parser's; this file only applies them to what node:http parsed.
  */
 import type http from 'node:http';
+import type { HttpParseError } from '../errors.js';
 import type { ParserLimits } from '../http/events.js';
+import { parseError, type ParseErrorCode } from '../http/errors.js';
 import { checkTarget, checkTransferEncoding, FORBIDDEN_TRAILERS } from '../http/parser.js';
 import { isHostValue } from '../http/grammar.js';
 
-export interface Refusal {
-  status: number;
-  message: string;
+export type Refusal = HttpParseError;
+
+function refusal(code: ParseErrorCode, message: string): HttpParseError {
+  return parseError(code, message);
 }
 
 export function checkNodeRequest(req: http.IncomingMessage, limits: ParserLimits): Refusal | null {
   // llhttp answers "GET /" (HTTP/0.9 style) as 0.9; RFC 9112 §2.3 leaves only 1.0 and 1.1 here.
   if (req.httpVersionMajor !== 1 || (req.httpVersionMinor !== 0 && req.httpVersionMinor !== 1)) {
-    return { status: 400, message: `unsupported HTTP version ${req.httpVersion}` };
+    return refusal('TSGI_ERR_HTTP_VERSION', `HTTP/${req.httpVersion} is not supported; send HTTP/1.1 or HTTP/1.0`);
   }
   const method = req.method!;
   const url = req.url!;
   if (limits.maxRequestLine > 0 && method.length + url.length + 10 > limits.maxRequestLine) {
-    return { status: 414, message: `the request line is longer than ${limits.maxRequestLine} bytes` };
+    return refusal('TSGI_ERR_HTTP_REQUEST_LINE_TOO_LONG', `the request-line is longer than ${limits.maxRequestLine} bytes; shorten the URL`);
   }
   const badTarget = checkTarget(method, url);
-  if (badTarget !== null) return { status: badTarget.status, message: badTarget.message };
+  if (badTarget !== null) return badTarget;
   const raw = req.rawHeaders;
   if (limits.maxHeaderCount > 0 && raw.length / 2 > limits.maxHeaderCount) {
-    return { status: 431, message: `more than ${limits.maxHeaderCount} header fields` };
+    return refusal('TSGI_ERR_HTTP_TOO_MANY_FIELDS', 'the request has more field lines than the server allows; send fewer fields');
   }
   let hosts = 0;
   let lengths = 0;
@@ -36,15 +39,15 @@ export function checkNodeRequest(req: http.IncomingMessage, limits: ParserLimits
     const name = raw[i]!;
     const value = raw[i + 1]!;
     if (limits.maxHeaderFieldSize > 0 && name.length + 2 + value.length > limits.maxHeaderFieldSize) {
-      return { status: 431, message: `the header field ${name} is longer than ${limits.maxHeaderFieldSize} bytes` };
+      return refusal('TSGI_ERR_HTTP_FIELD_TOO_LARGE', 'a field line is longer than the server allows; send smaller fields');
     }
     const lower = name.length === 4 || name.length === 14 || name.length === 17 ? name.toLowerCase() : '';
     if (lower === 'host') {
       // RFC 9112 §3.2: "A server MUST respond with a 400 ... to any request message that
       // contains more than one Host header field line or a Host header field with an invalid
       // field value."
-      if (++hosts > 1) return { status: 400, message: 'more than one Host header field' };
-      if (!isHostValue(value)) return { status: 400, message: 'the Host header field is not a valid host[:port]' };
+      if (++hosts > 1) return refusal('TSGI_ERR_HTTP_HOST', 'Host is sent more than once; send exactly one Host field');
+      if (!isHostValue(value)) return refusal('TSGI_ERR_HTTP_HOST', 'the Host field is not a valid host[:port]; send a valid Host');
     } else if (lower === 'content-length') {
       lengths++;
     } else if (lower === 'transfer-encoding') {
@@ -53,7 +56,7 @@ export function checkNodeRequest(req: http.IncomingMessage, limits: ParserLimits
   }
   if (codings !== null) {
     const bad = checkTransferEncoding(codings, req.httpVersionMinor === 0 ? 0 : 1, lengths);
-    if (bad !== null) return { status: bad.status, message: bad.message };
+    if (bad !== null) return bad;
   }
   return null;
 }
@@ -62,9 +65,41 @@ export function checkNodeRequest(req: http.IncomingMessage, limits: ParserLimits
 export function checkNodeTrailers(rawTrailers: string[]): Refusal | null {
   for (let i = 0; i < rawTrailers.length; i += 2) {
     const name = rawTrailers[i]!;
-    if (FORBIDDEN_TRAILERS.has(name.toLowerCase())) return { status: 400, message: `${name} is not allowed as a trailer field` };
+    if (FORBIDDEN_TRAILERS.has(name.toLowerCase())) {
+      return refusal('TSGI_ERR_HTTP_TRAILER', `"${name}" is not allowed as a trailer field; send it in the header section`);
+    }
   }
   return null;
+}
+
+/** Maps an llhttp error onto the refusal the tsgi engine makes for the same input. */
+export function clientErrorRefusal(err: NodeJS.ErrnoException & { rawPacket?: Buffer; reason?: string }): Refusal {
+  const status = clientErrorStatus(err);
+  const message = `${err.reason ?? err.message} (${err.code ?? 'llhttp'})`.replace(/^Parse Error: /, '');
+  if (status === 431) return refusal('TSGI_ERR_HTTP_FIELD_TOO_LARGE', 'the request head is larger than the server allows; send smaller fields');
+  if (status === 501) return refusal('TSGI_ERR_HTTP_UNSUPPORTED_CODING', message);
+  switch (err.code) {
+    case 'HPE_INVALID_METHOD':
+    case 'HPE_INVALID_URL':
+      return refusal('TSGI_ERR_HTTP_REQUEST_LINE', message);
+    case 'HPE_INVALID_VERSION':
+      return refusal('TSGI_ERR_HTTP_VERSION', message);
+    case 'HPE_INVALID_CONTENT_LENGTH':
+    case 'HPE_UNEXPECTED_CONTENT_LENGTH':
+      return refusal('TSGI_ERR_HTTP_CONTENT_LENGTH', message);
+    case 'HPE_INVALID_TRANSFER_ENCODING':
+      return refusal('TSGI_ERR_HTTP_TRANSFER_ENCODING', message);
+    case 'HPE_INVALID_CHUNK_SIZE':
+    case 'HPE_STRICT':
+      return refusal('TSGI_ERR_HTTP_CHUNK', message);
+    case 'HPE_LF_EXPECTED':
+    case 'HPE_CR_EXPECTED':
+      return refusal('TSGI_ERR_HTTP_LINE_ENDING', message);
+    case 'HPE_INVALID_EOF_STATE':
+      return refusal('TSGI_ERR_HTTP_INCOMPLETE', message);
+    default:
+      return refusal('TSGI_ERR_HTTP_FIELD', message);
+  }
 }
 
 /** Maps llhttp's error codes onto the statuses the tsgi engine sends for the same input. */

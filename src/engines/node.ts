@@ -1,356 +1,341 @@
 /**
- * The `node` engine: node:http (whose parser is llhttp) carrying TSGI apps. It builds the same
- * environ as the tsgi engine and adds the checks llhttp leaves to the application (a repeated
- * Host, HTTP/0.9, tsgi's own limits), so both engines refuse the same requests.
+ * The `node` engine: node:http (whose parser is llhttp) carrying TSGI apps. It applies the sans-IO
+ * parser's rules to what llhttp parsed (node-checks.ts), and runs every request through the same
+ * request driver as the tsgi engine (driver.ts): one request at a time per connection, the same
+ * heads (node:http is handed the fields the tsgi engine writes, and writes the same bytes), the
+ * same timeouts, refusals and drain. node:http's own timers are off: the driver's sweep keeps time.
  */
 import http from 'node:http';
-import type net from 'node:net';
-import { buildEnviron, type ConnectionInfo } from '../gateway/environ.js';
-import { connectionInfo, pairs } from './connection-info.js';
-import { RequestInput, EMPTY_INPUT, type BodySource } from '../gateway/input.js';
-import { Cycle, type Transport } from '../gateway/cycle.js';
-import type { CheckedResponse } from '../gateway/app-headers.js';
-import type { Chunk, Environ } from '../gateway/types.js';
-import { STATUS_REASONS } from '../http/status.js';
-import { simpleResponse } from '../http/response.js';
-import { checkNodeRequest, checkNodeTrailers, clientErrorStatus } from './node-checks.js';
+import net from 'node:net';
+import { HttpParseError } from '../errors.js';
+import { serverRefusal } from '../http/errors.js';
+import { informationalText, serverResponseFields, serverResponseText, type Framing, type HeadInput, type ServerResponse } from '../http/response.js';
+import type { Chunk, Header } from '../gateway/types.js';
 import { checkTarget } from '../http/parser.js';
-import { IDLE_GRACE_MS, listenOnHandle, type Engine, type EngineOptions, type InFlightRequest, type ListenHandle } from './engine.js';
+import { connectionInfo, pairs } from './connection-info.js';
+import { IDLE } from './connection-state.js';
+import { Connection, EngineCore } from './driver.js';
+import type { Exchange, RequestStart } from './exchange.js';
+import { checkNodeRequest, checkNodeTrailers, clientErrorRefusal } from './node-checks.js';
+import { listenOnHandle, type Engine, type EngineOptions, type InFlightRequest, type ListenHandle } from './engine.js';
+import { watchDrops } from './drops.js';
+
+/** Unread request body a finished response may discard to keep the connection; beyond it, close. */
+const DISCARD_LIMIT = 1024 * 1024;
+
+const kConnection = Symbol('tsgi.connection');
+type TrackedSocket = net.Socket & { [kConnection]?: NodeConnection };
 
 export class NodeEngine implements Engine {
   private readonly servers: http.Server[] = [];
-  private readonly sockets = new Set<net.Socket>();
-  /** Requests being answered. */
-  readonly active = new Set<NodeTransport>();
-  /** Requests started per connection: a connection that has served none is not idle. */
-  private readonly served = new WeakMap<net.Socket, number>();
-  /** When each connection's last response ended. */
-  readonly finishedAt = new WeakMap<net.Socket, number>();
-  draining = false;
-  private drained: (() => void) | null = null;
+  readonly core: EngineCore;
 
-  constructor(readonly options: EngineOptions) {}
+  constructor(readonly options: EngineOptions) {
+    this.core = new EngineCore(options);
+  }
 
   get connections(): number {
-    return this.sockets.size;
+    return this.core.connections.size;
   }
 
   async listen(handle: ListenHandle): Promise<void> {
     const o = this.options;
     const limits = o.limits;
-    const server = http.createServer(
-      {
-        // tsgi's own limits are checked per request (checkNodeRequest); llhttp's total must not
-        // refuse first, so it is set to the most those limits allow.
-        maxHeaderSize: (limits.maxRequestLine || 8190) + limits.maxHeaderCount * (limits.maxHeaderFieldSize + 2) + 4,
-        requireHostHeader: true,
-        joinDuplicateHeaders: false,
-        insecureHTTPParser: false,
-        keepAliveTimeout: o.keepalive * 1000,
-        requestTimeout: 0,
-      },
-      (req, res) => this.onRequest(req, res, false),
-    );
+    const server = http.createServer({
+      // tsgi's own limits are checked per request (checkNodeRequest); llhttp's total must not
+      // refuse first, so it is set to the most those limits allow.
+      maxHeaderSize: (limits.maxRequestLine || 8190) + limits.maxHeaderCount * (limits.maxHeaderFieldSize + 2) + 4,
+      requireHostHeader: true,
+      joinDuplicateHeaders: false,
+      insecureHTTPParser: false,
+      // The driver's sweep keeps every deadline; node:http's timers would race it.
+      keepAliveTimeout: 0,
+      requestTimeout: 0,
+      headersTimeout: 0,
+    });
+    server.keepAliveTimeout = 0;
     // Node drops fields past maxHeadersCount silently; tsgi refuses them instead (431).
     server.maxHeadersCount = 0;
-    server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => this.onRequest(req, res, true));
-    server.on('checkExpectation', (_req: http.IncomingMessage, res: http.ServerResponse) => {
-      respondAndClose(res, 417, 'only "Expect: 100-continue" is supported\n');
+    watchDrops(server, o);
+    server.on('connection', (socket: TrackedSocket) => {
+      socket[kConnection] = new NodeConnection(this.core, socket, this.options);
+    });
+    server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => connectionOf(req.socket)?.onRequest(req, res, false, null));
+    server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => connectionOf(req.socket)?.onRequest(req, res, true, null));
+    server.on('checkExpectation', (req: http.IncomingMessage, res: http.ServerResponse) => {
+      const refusal = new HttpParseError('TSGI_ERR_HTTP_EXPECTATION', 417, 'Expect holds something other than 100-continue; send only 100-continue');
+      connectionOf(req.socket)?.onRequest(req, res, false, refusal);
     });
     server.on('connect', (req: http.IncomingMessage, socket: net.Socket) => {
+      // node:http hands CONNECT over as a raw socket; it never reaches the app.
+      const conn = connectionOf(socket);
+      if (conn === undefined) return void socket.destroy();
       const bad = checkTarget(req.method!, req.url!);
-      socket.end(bad !== null ? rawError(bad.status, bad.message + '\n') : rawError(501, 'CONNECT is not supported\n'));
+      conn.refuseRaw(bad ?? serverRefusal('TSGI_ERR_CONNECT', 'CONNECT is not supported'), req);
     });
     server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: net.Socket) => {
-      // Bytes after a refused request are not a request: the refusal already answered.
-      // RFC 9112 §9.6: nothing after a "Connection: close" request is processed or answered.
-      if (!socket.writable || refused.has(socket) || err.code === 'HPE_CLOSED_CONNECTION') {
-        socket.destroy();
-        return;
-      }
-      const status = clientErrorStatus(err);
-      this.options.log.info({ status, code: err.code }, `refused request: ${err.message}`);
-      socket.end(rawError(status, `${err.message}\n`));
-    });
-    server.on('connection', (socket: net.Socket) => {
-      this.sockets.add(socket);
-      socket.once('close', () => {
-        this.sockets.delete(socket);
-        if (this.draining && this.sockets.size === 0 && this.drained !== null) this.drained();
-      });
+      const conn = connectionOf(socket);
+      if (conn === undefined) socket.destroy();
+      else conn.onClientError(err);
     });
     server.on('error', (err) => o.log.error({ err }, 'listening socket error'));
-    await listenOnHandle(server, handle, this.options.backlog);
+    await listenOnHandle(server, handle, o.backlog);
     this.servers.push(server);
   }
 
-  private onRequest(req: http.IncomingMessage, res: http.ServerResponse, expectContinue: boolean): void {
-    const o = this.options;
-    this.served.set(req.socket, (this.served.get(req.socket) ?? 0) + 1);
-    const refusal = checkNodeRequest(req, o.limits);
-    if (refusal !== null) {
-      refused.add(req.socket);
-      o.log.info({ status: refusal.status }, `refused request: ${refusal.message}`);
-      respondAndClose(res, refusal.status, refusal.message + '\n');
-      req.resume();
-      return;
-    }
-    const headers = req.headers;
-    const hasBody = headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0');
-    const transport = new NodeTransport(this, req, res);
-    const input = hasBody ? transport.attachInput(expectContinue, headers['transfer-encoding'] !== undefined) : EMPTY_INPUT;
-    const environ = buildEnviron(
-      req.method!,
-      req.url!,
-      req.httpVersionMinor === 0 ? 0 : 1,
-      req.rawHeaders,
-      input,
-      this.connectionInfo(req.socket),
-      o.server,
-    );
-    transport.environ = environ;
-    const cycle = new Cycle(transport, req.method!, o.log);
-    transport.cycle = cycle;
-    cycle.run(o.app, environ);
-  }
-
-  private readonly infos = new WeakMap<net.Socket, ConnectionInfo>();
-
-  private connectionInfo(socket: net.Socket): ConnectionInfo {
-    let info = this.infos.get(socket);
-    if (info === undefined) {
-      info = connectionInfo(socket);
-      this.infos.set(socket, info);
-    }
-    return info;
-  }
-
   drain(): Promise<void> {
-    this.draining = true;
-    const done = new Promise<void>((resolve) => {
-      this.drained = resolve;
-    });
-    for (const server of this.servers) server.close();
-    // As in the tsgi engine: idle keep-alive connections close now; a request in flight, or the
-    // first request of a connection just accepted, is answered with Connection: close.
-    const busy = new Set<net.Socket>();
-    for (const t of this.active) busy.add(t.socket);
-    const now = Date.now();
-    for (const socket of this.sockets) {
-      if (busy.has(socket) || (this.served.get(socket) ?? 0) === 0) continue;
-      const idle = now - (this.finishedAt.get(socket) ?? 0);
-      if (idle >= IDLE_GRACE_MS) {
-        socket.destroySoon();
-      } else {
-        setTimeout(() => {
-          for (const t of this.active) if (t.socket === socket) return;
-          socket.destroySoon();
-        }, IDLE_GRACE_MS - idle).unref();
-      }
-    }
-    if (this.sockets.size === 0) this.drained!();
-    return done;
+    // Since Node 19, http.Server.close() also closes every idle connection at once, which would
+    // drop the next request of a client that just got a response; stop accepting only, and let
+    // the driver drain (IDLE_GRACE_MS).
+    for (const server of this.servers) net.Server.prototype.close.call(server);
+    return this.core.drain();
   }
 
   destroy(): void {
-    this.draining = true;
-    for (const server of this.servers) server.close();
-    for (const socket of this.sockets) socket.destroy();
+    for (const server of this.servers) net.Server.prototype.close.call(server);
+    this.core.destroyAll();
   }
 
-  inFlight(now: number): InFlightRequest[] {
-    return [...this.active].map((t) => t.current(now));
-  }
-
-  expire(now: number, limitMs: number): number {
-    let n = 0;
-    for (const t of this.active) if (t.expire(now, limitMs)) n++;
-    return n;
+  inFlight(): InFlightRequest[] {
+    return this.core.inFlight(performance.now());
   }
 }
 
-class NodeTransport implements Transport, BodySource {
-  private input: RequestInput | null = null;
+function connectionOf(socket: net.Socket): NodeConnection | undefined {
+  return (socket as TrackedSocket)[kConnection];
+}
+
+interface Pending {
+  req: http.IncomingMessage;
+  res: http.ServerResponse;
+  expectContinue: boolean;
+  refusal: HttpParseError | null;
+}
+
+class NodeConnection extends Connection {
+  private req: http.IncomingMessage | null = null;
+  private res: http.ServerResponse | null = null;
+  /** Pipelined requests node:http parsed while one was in flight: they wait their turn. */
+  private readonly queue: Pending[] = [];
+  /** A malformed request after those in flight: answered once they have been. */
+  private pendingRefusal: HttpParseError | null = null;
+  private bytesAtIdle = 0;
+  private discarded = 0;
   private drainWaiter: Promise<void> | null = null;
-  private closed = false;
-  private readonly startedAt = Date.now();
-  private readonly startedPerf = performance.now();
-  private received = 0;
-  cycle: Cycle | null = null;
-  private status = 0;
-  /** Set once built; chunked trailers are stored on it before the input ends (spec §4.4). */
-  environ: Environ | null = null;
 
   constructor(
-    readonly engine: NodeEngine,
-    private readonly req: http.IncomingMessage,
-    private readonly res: http.ServerResponse,
+    core: EngineCore,
+    private readonly socket: net.Socket,
+    private readonly options: EngineOptions,
   ) {
-    engine.active.add(this);
-    res.once('close', () => {
-      this.closed = true;
-      engine.active.delete(this);
-      if (!res.writableFinished) this.input?.fail(new Error('the client disconnected'));
-    });
+    super(core, connectionInfo(socket), performance.now());
+    socket.once('close', () => this.gone());
   }
 
-  get socket(): net.Socket {
-    return this.req.socket;
+  protected override headBytesPending(): boolean {
+    return this.socket.bytesRead > this.bytesAtIdle;
   }
 
-  current(now: number): InFlightRequest {
-    return { method: this.req.method!, target: this.req.url!, ms: now - this.startedAt };
+  onRequest(req: http.IncomingMessage, res: http.ServerResponse, expectContinue: boolean, refusal: HttpParseError | null): void {
+    if (this.closing) {
+      // RFC 9112 §9.6: nothing after a response that said close is processed.
+      res.destroy();
+      return;
+    }
+    // Node's ServerResponse would add a Date of its own; the driver sends one (or the app's).
+    res.sendDate = false;
+    if (this.state !== IDLE || this.queue.length > 0) {
+      req.pause();
+      this.queue.push({ req, res, expectContinue, refusal });
+      return;
+    }
+    this.start({ req, res, expectContinue, refusal });
   }
 
-  /** --request-timeout: 504 if nothing was sent, else the connection is aborted. */
-  expire(now: number, limitMs: number): boolean {
-    if (this.closed || now - this.startedAt < limitMs) return false;
-    this.engine.options.log.error(
-      { method: this.req.method, target: this.req.url, ms: now - this.startedAt },
-      `request exceeded --request-timeout (${limitMs / 1000}s); ${this.res.headersSent ? 'connection aborted' : 'answered 504'}`,
-    );
-    this.engine.active.delete(this);
-    this.input?.fail(new Error('the request timed out'));
-    if (this.res.headersSent) this.res.destroy();
-    else respondAndClose(this.res, 504, 'the request took too long\n');
-    this.closed = true;
-    return true;
+  private start(p: Pending): void {
+    const { req, res } = p;
+    this.req = req;
+    this.res = res;
+    const now = performance.now();
+    const refusal = p.refusal ?? checkNodeRequest(req, this.options.limits);
+    if (refusal !== null) {
+      req.resume();
+      this.refuseHead(refusal, req.method ?? '', req.url ?? '', req.httpVersionMinor === 0 ? 0 : 1);
+      return;
+    }
+    const headers = req.headers;
+    const te = headers['transfer-encoding'];
+    const cl = headers['content-length'];
+    const start: RequestStart = {
+      method: req.method!,
+      target: req.url!,
+      versionMinor: req.httpVersionMinor === 0 ? 0 : 1,
+      headers: req.rawHeaders,
+      contentLength: cl === undefined ? -1 : Number(cl),
+      chunked: te !== undefined,
+      keepAlive: res.shouldKeepAlive,
+      expectContinue: p.expectContinue,
+    };
+    this.beginRequest(start, now);
+    const ex = this.exchange;
+    if (ex !== null && ex.input !== null) this.attachBody(ex, req, te !== undefined);
+    else req.resume();
   }
 
-  get gone(): boolean {
-    return this.closed && !this.res.writableFinished;
-  }
-
-  attachInput(expectContinue: boolean, chunked: boolean): RequestInput {
-    const input = new RequestInput(this, expectContinue);
-    this.input = input;
-    const req = this.req;
+  private attachBody(ex: Exchange, req: http.IncomingMessage, chunked: boolean): void {
+    const input = ex.input!;
     req.on('data', (chunk: Buffer) => {
-      this.received += chunk.length;
-      input.push(chunk);
+      if (ex.finished) {
+        // The response is over: the rest of the body is dropped, up to a bound.
+        this.discarded += chunk.length;
+        if (this.discarded > DISCARD_LIMIT) this.destroy();
+        return;
+      }
+      ex.onBody(chunk, performance.now());
       if (!input.hungry) req.pause();
     });
     req.once('end', () => {
+      if (ex.finished) return;
+      let trailers: Header[] | null = null;
       if (chunked) {
-        const refusal = checkNodeTrailers(req.rawTrailers);
-        if (refusal !== null) {
-          this.refuseBody(refusal.status, refusal.message);
-          return;
-        }
-        if (this.environ !== null) this.environ['tsgi.trailers'] = pairs(req.rawTrailers);
+        const bad = checkNodeTrailers(req.rawTrailers);
+        if (bad !== null) return void ex.badBody(bad);
+        trailers = pairs(req.rawTrailers);
       }
-      input.end();
+      ex.onBodyEnd(trailers);
     });
-    req.once('error', (err) => input.fail(err));
-    req.pause();
-    return input;
   }
 
-  /** The body broke a rule after the app started: answer the status if nothing was sent, close. */
-  private refuseBody(status: number, message: string): void {
-    this.engine.options.log.info({ status }, `refused request: ${message}`);
-    this.input?.fail(new Error(message));
-    refused.add(this.req.socket);
-    if (!this.res.headersSent) respondAndClose(this.res, status, message + '\n');
-    else this.res.destroy();
-    this.closed = true;
+  /** llhttp refused what it read: the request in flight, or a later one, or the connection's first. */
+  onClientError(err: NodeJS.ErrnoException & { rawPacket?: Buffer; reason?: string }): void {
+    // RFC 9112 §9.6: bytes after a "Connection: close" request are not a request; the request
+    // itself is still answered, and node:http closes after that answer.
+    if (err.code === 'HPE_CLOSED_CONNECTION') {
+      if (this.state === IDLE && this.queue.length === 0) this.destroy();
+      return;
+    }
+    if (err.code === 'ECONNRESET' || !this.socket.writable) {
+      this.destroy();
+      return;
+    }
+    const refusal = clientErrorRefusal(err);
+    const ex = this.exchange;
+    if (ex !== null && !ex.finished && ex.input !== null && !ex.input.ended) {
+      // The head was fine but the body is not.
+      ex.badBody(refusal);
+      return;
+    }
+    if (this.state !== IDLE || this.queue.length > 0) {
+      // Responses leave in order: the refusal waits for the requests before it.
+      this.pendingRefusal ??= refusal;
+      return;
+    }
+    this.req = null;
+    this.res = null;
+    this.refuseHead(refusal);
   }
 
-  wantBody(): void {
-    this.req.resume();
+  /** A refusal on a socket node:http no longer parses (CONNECT): written raw. */
+  refuseRaw(err: HttpParseError, req: http.IncomingMessage): void {
+    this.req = null;
+    this.res = null;
+    this.refuseHead(err, req.method ?? '', req.url ?? '', req.httpVersionMinor === 0 ? 0 : 1);
   }
 
-  sendContinue(): void {
-    this.res.writeContinue();
+  resumeBody(_ex: Exchange): void {
+    this.req?.resume();
   }
 
-  sendHead(r: CheckedResponse, contentLength: number, _noBody: boolean): void {
-    const flat: string[] = [];
-    const headers = r.headers;
-    for (let i = 0; i < headers.length; i++) flat.push(headers[i]![0], headers[i]![1]);
-    if (contentLength >= 0 && r.status !== 204) flat.push('Content-Length', String(contentLength));
-    const input = this.input;
-    if (this.engine.draining || (input !== null && input.continueUnsent && !input.ended)) flat.push('Connection', 'close');
-    this.status = r.status;
-    const space = r.statusLine.indexOf(' ');
-    this.res.writeHead(r.status, space === -1 ? '' : r.statusLine.slice(space + 1), flat);
+  // ---- writing -------------------------------------------------------------------------------
+
+  writeHead(_ex: Exchange, head: HeadInput, framing: Framing, _ascii: boolean): void {
+    const res = this.res!;
+    // statusLine is "200 OK": three digits and a space, then the reason phrase.
+    res.writeHead(head.status, head.statusLine.slice(4), this.core.renderer.fields(head, framing, head.keepAlive));
   }
 
-  sendChunk(chunk: Chunk, _byteLength: number): boolean {
-    if (this.closed) return true;
-    return this.res.write(chunk);
+  writeBody(_ex: Exchange, chunk: Chunk, _byteLength: number): boolean {
+    const res = this.res;
+    if (res === null || res.destroyed) return true;
+    return res.write(chunk);
   }
 
-  waitDrain(): Promise<void> {
-    if (this.closed || !this.res.writableNeedDrain) return Promise.resolve();
+  endResponse(_ex: Exchange, _complete: boolean): void {
+    const res = this.res;
+    if (res !== null && !res.destroyed) res.end();
+  }
+
+  writeServerResponse(_ex: Exchange | null, response: ServerResponse, keepAlive: boolean): void {
+    const res = this.res;
+    if (res !== null && !res.headersSent && !res.destroyed) {
+      const timeout = keepAlive ? this.core.renderer.keepAliveTimeout : null;
+      res.writeHead(response.status, response.statusLine.slice(4), serverResponseFields(response, timeout));
+      res.end(response.body);
+    } else if (!this.socket.destroyed && this.socket.writable) {
+      this.socket.write(serverResponseText(response, null));
+    }
+  }
+
+  writeInterim(_ex: Exchange, status: 100 | 103, headers: Header[] | null): void {
+    const res = this.res;
+    if (res === null || res.headersSent) return;
+    if (status === 100) res.writeContinue();
+    // Nothing of this response is written yet and the one before it is complete: the socket is
+    // where the bytes go next.
+    else this.socket.write(informationalText(status, headers!), 'latin1');
+  }
+
+  writable(): Promise<void> {
+    const res = this.res;
+    if (res === null || res.destroyed || !res.writableNeedDrain) return Promise.resolve();
     this.drainWaiter ??= new Promise<void>((resolve) => {
       const done = (): void => {
         this.drainWaiter = null;
-        this.res.removeListener('drain', done);
-        this.res.removeListener('close', done);
+        res.removeListener('drain', done);
+        res.removeListener('close', done);
         resolve();
       };
-      this.res.on('drain', done);
-      this.res.on('close', done);
+      res.on('drain', done);
+      res.on('close', done);
     });
     return this.drainWaiter;
   }
 
-  finish(complete: boolean): void {
-    if (this.closed) return;
-    this.res.end();
-    this.engine.active.delete(this);
-    this.engine.finishedAt.set(this.req.socket, Date.now());
-    const done = this.engine.options.onRequestDone;
-    if (done !== undefined) {
-      const cycle = this.cycle;
-      done({
-        environ: this.environ,
-        method: this.req.method!,
-        target: this.req.url!,
-        protocol: this.req.httpVersionMinor === 0 ? 'HTTP/1.0' : 'HTTP/1.1',
-        remoteAddr: this.environ?.REMOTE_ADDR ?? '',
-        status: this.status,
-        responseHeaders: cycle?.response.headers ?? [],
-        bytesSent: cycle?.sent ?? 0,
-        bytesReceived: this.received,
-        startedAt: this.startedAt,
-        durationMs: performance.now() - this.startedPerf,
-        outcome: complete ? 'ok' : 'app-error',
-      });
+  // ---- between requests ----------------------------------------------------------------------
+
+  protected nextRequest(ex: Exchange): void {
+    const input = ex.input;
+    if (input !== null && !input.ended) {
+      // The app did not read the whole body: the data listener drops the rest (bounded).
+      ex.discardInput();
+      this.discarded = input.queued;
+      this.req?.resume();
     }
-    // Node would keep a connection whose body fell short of its Content-Length; the next
-    // response would then be read as the rest of this one.
-    if (!complete) this.res.socket?.destroySoon();
+    this.req = null;
+    this.res = null;
+    this.bytesAtIdle = this.socket.bytesRead;
+    const next = this.queue.shift();
+    if (next !== undefined) {
+      next.req.resume();
+      this.start(next);
+      return;
+    }
+    const refusal = this.pendingRefusal;
+    if (refusal !== null) {
+      this.pendingRefusal = null;
+      this.refuseHead(refusal);
+    }
   }
 
-  sendError(status: number, _reason: string, body: string): void {
-    if (this.closed || this.res.headersSent) return;
-    this.status = status;
-    this.res.writeHead(status, STATUS_REASONS[status] ?? '', ['Content-Type', 'text/plain; charset=utf-8', 'Content-Length', String(Buffer.byteLength(body))]);
-    this.res.write(body);
+  protected closeGracefully(): void {
+    const res = this.res;
+    // A response node:http still writes said "Connection: close": node:http ends the socket
+    // once it has left. Ending it here could send the FIN ahead of it.
+    if (res !== null && !res.writableFinished && !res.destroyed) return;
+    this.socket.end();
   }
 
-  abort(): void {
-    this.res.destroy();
+  destroy(): void {
+    this.socket.destroy();
   }
-}
-
-/** Sockets whose last request was refused; they close after the answer. */
-const refused = new WeakSet<net.Socket>();
-
-function respondAndClose(res: http.ServerResponse, status: number, body: string): void {
-  res.writeHead(status, STATUS_REASONS[status] ?? '', [
-    'Content-Type',
-    'text/plain; charset=utf-8',
-    'Content-Length',
-    String(Buffer.byteLength(body)),
-    'Connection',
-    'close',
-  ]);
-  res.end(body);
-}
-
-function rawError(status: number, body: string): string {
-  return simpleResponse(status, STATUS_REASONS[status] ?? 'Bad Request', body, true);
 }

@@ -3,6 +3,8 @@
  * would let an app (or a client echoed by it) split the response, so nothing is repaired: the
  * response becomes a 500 and the bad value is never sent.
  */
+import { TsgiError } from '../errors.js';
+import { reasonPhrase } from '../http/status.js';
 import type { Header } from './types.js';
 
 /** RFC 9110 §5.6.2: `token = 1*tchar`. */
@@ -12,8 +14,11 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
  * "a field value MUST NOT contain CR, LF or NUL", and other controls are refused as well.
  */
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
-/** RFC 9112 §4: `status-line = HTTP-version SP status-code SP [ reason-phrase ]`. */
-const STATUS = /^([1-9]\d\d)(?: [\t\x20-\x7e\x80-\xff]*)?$/;
+/**
+ * RFC 9112 §4: `status-line = HTTP-version SP status-code SP [ reason-phrase ]`; RFC 9110 §15:
+ * the first digit is 1 to 5. A bare code ("200") is accepted and given its reason phrase.
+ */
+const STATUS = /^([1-5]\d\d)(?:( )[\t\x20-\x7e\x80-\xff]*)?$/;
 /** Most values are plain ASCII; knowing it lets the driver send head and body as one string. */
 const ASCII = /^[\t\x20-\x7e]*$/;
 const CONTENT_LENGTH = /^\d{1,15}$/;
@@ -22,43 +27,76 @@ const CONTENT_LENGTH = /^\d{1,15}$/;
  * RFC 9110 §7.6.1: connection-specific fields are the server's to manage; the framing fields
  * belong to the server too, because it decides how the body travels.
  */
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-]);
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade']);
 
-export class AppHeaderError extends Error {}
+/** The app passed something startResponse cannot send; the response becomes a 500. */
+export class AppHeaderError extends TsgiError {
+  constructor(message: string) {
+    super('TSGI_ERR_APP_CONTRACT', message);
+  }
+}
 
 export interface CheckedResponse {
   status: number;
+  /** What follows "HTTP/1.1 " on the wire: the app's status, or a bare code with its reason phrase. */
   statusLine: string;
   headers: Header[];
   /** The app's Content-Length, or -1. */
   contentLength: number;
   /** True when the status line and every header are ASCII (no obs-text). */
   ascii: boolean;
+  /** The app sent its own Date field. */
+  hasDate: boolean;
 }
 
-export function checkStatus(status: unknown): number {
+export function emptyCheckedResponse(): CheckedResponse {
+  return { status: 0, statusLine: '', headers: [], contentLength: -1, ascii: true, hasDate: false };
+}
+
+/** Parses a status; returns the code and writes the wire status line into `out`. */
+export function checkStatus(status: unknown, out?: CheckedResponse): number {
   if (typeof status !== 'string') throw new AppHeaderError(`status must be a string like "200 OK", got ${typeof status}`);
   const m = STATUS.exec(status);
-  if (m === null) throw new AppHeaderError(`invalid status ${JSON.stringify(status)}: expected three digits, a space and a reason phrase without control characters`);
+  if (m === null) {
+    throw new AppHeaderError(
+      `invalid status ${JSON.stringify(status)}: expected three digits from 100 to 599, then optionally a space and a reason phrase without control characters`,
+    );
+  }
   const code = +m[1]!;
-  if (code < 200) throw new AppHeaderError(`status ${code}: an app may not send an informational (1xx) response`);
+  if (code < 200) {
+    throw new AppHeaderError(
+      `status ${code}: an app may not send an informational (1xx) response; send 103 hints with environ['tsgi.early_hints'](headers)`,
+    );
+  }
+  if (out !== undefined) out.statusLine = m[2] === undefined ? code + ' ' + reasonPhrase(code) : status;
   return code;
 }
 
+// The last header list checked, by value: apps answer most requests with the same constant
+// strings, so a list equal to the last one needs no regular expression at all.
+let lastStatus = '';
+const lastNames: string[] = [];
+const lastValues: string[] = [];
+let lastChecked: CheckedResponse | null = null;
+
 /** Validates and normalises the app's headers; throws AppHeaderError on the first bad one. */
 export function checkResponse(status: unknown, headers: unknown, out: CheckedResponse): void {
-  const code = checkStatus(status);
+  if (lastChecked !== null && status === lastStatus && Array.isArray(headers) && sameAsLast(headers)) {
+    const last = lastChecked;
+    out.status = last.status;
+    out.statusLine = last.statusLine;
+    // The kept list may be the app's own array (nothing dropped): then it is this request's array.
+    out.headers = last.headers.length === headers.length ? (headers as Header[]) : last.headers;
+    out.contentLength = last.contentLength;
+    out.ascii = last.ascii;
+    out.hasDate = last.hasDate;
+    return;
+  }
+  const code = checkStatus(status, out);
   if (!Array.isArray(headers)) throw new AppHeaderError('headers must be an array of [name, value] pairs');
   let contentLength = -1;
   let ascii = ASCII.test(status as string);
+  let hasDate = false;
   // Copy-on-first-drop, so the common case keeps the app's own array.
   let kept: Header[] | null = null;
   for (let i = 0; i < headers.length; i++) {
@@ -83,6 +121,8 @@ export function checkResponse(status: unknown, headers: unknown, out: CheckedRes
         if (contentLength >= 0 && n !== contentLength) throw new AppHeaderError('two different Content-Length headers');
         contentLength = n;
         drop = true;
+      } else if (lower === 'date') {
+        hasDate = true;
       } else if (HOP_BY_HOP.has(lower)) {
         drop = true;
       }
@@ -94,8 +134,30 @@ export function checkResponse(status: unknown, headers: unknown, out: CheckedRes
     }
   }
   out.status = code;
-  out.statusLine = status as string;
   out.headers = kept ?? (headers as Header[]);
   out.contentLength = contentLength;
   out.ascii = ascii;
+  out.hasDate = hasDate;
+  remember(status as string, headers as Header[], out);
+}
+
+function sameAsLast(headers: unknown[]): boolean {
+  if (headers.length !== lastNames.length) return false;
+  for (let i = 0; i < headers.length; i++) {
+    const h = headers[i];
+    if (!Array.isArray(h) || h.length !== 2 || h[0] !== lastNames[i] || h[1] !== lastValues[i]) return false;
+  }
+  return true;
+}
+
+function remember(status: string, headers: Header[], out: CheckedResponse): void {
+  lastStatus = status;
+  lastNames.length = headers.length;
+  lastValues.length = headers.length;
+  for (let i = 0; i < headers.length; i++) {
+    lastNames[i] = headers[i]![0];
+    lastValues[i] = headers[i]![1];
+  }
+  // A copy: `out` is reused by its cycle, and the kept list must not alias a later request's array.
+  lastChecked = { ...out, headers: out.headers === headers ? headers.slice() : out.headers };
 }

@@ -1,49 +1,80 @@
 /**
  * One request/response cycle: calls the app, enforces startResponse semantics (spec §5) and sends
  * the body (spec §6) through whichever engine carries the request. Nothing here knows about
- * sockets; an engine supplies a Transport.
+ * sockets; the request driver supplies a Transport.
+ *
+ * States, and what moves between them:
+ *
+ *   NEW ──startResponse()──▶ STARTED ──first byte / write()──▶ HEAD_SENT ──body ends──▶ DONE
+ *    │                          │                                  │
+ *    └──────────────────────────┴──────── cancel() ────────────────┴──▶ CANCELLED
+ *
+ * DONE: the response is complete (or answered 500, or aborted); CANCELLED: the server abandoned
+ * the request (client gone, timeout, bad body) and nothing more the app produces is sent.
  */
+import { TsgiError } from '../errors.js';
 import type { App, Body, Chunk, Environ, StartResponse, Write } from './types.js';
-import { AppHeaderError, checkResponse, type CheckedResponse } from './app-headers.js';
+import { AppHeaderError, checkResponse, emptyCheckedResponse, type CheckedResponse } from './app-headers.js';
 import type { Logger } from '../log.js';
 
-/** What a cycle needs from the engine that carries the request. */
+/** What a cycle needs from the driver that carries the request. */
 export interface Transport {
-  /** True once the client has gone; the cycle stops producing the body. */
-  readonly gone: boolean;
   /** Queue the head; `contentLength` is -1 when unknown. */
   sendHead(response: CheckedResponse, contentLength: number, noBody: boolean): void;
   /** Send a body chunk; false means wait for waitDrain() before sending more. */
   sendChunk(chunk: Chunk, byteLength: number): boolean;
-  /** Resolves when the transport can take more, or the client has gone. */
+  /** Resolves when the transport can take more, or the request was abandoned. */
   waitDrain(): Promise<void>;
-  /** The response is over; `complete` false means the body fell short and the connection must close. */
+  /** The response is over; `complete` false means the body fell short or overflowed and the connection must close. */
   finish(complete: boolean): void;
-  /** The server's own complete response (500...), used when nothing was sent yet. */
-  sendError(status: number, reason: string, body: string): void;
-  /** Something failed after the head went out: drop the connection. */
+  /** The app failed before any byte of its response was sent: the server answers 500 itself. */
+  failBeforeHead(): void;
+  /** The app failed after its head went out: the connection is aborted. */
   abort(): void;
+  /**
+   * The cycle is over: the app's returned promise settled and the body was closed (its close()
+   * promise settled). Called exactly once, after finish/abort/cancel; a graceful stop waits for it.
+   */
+  released(): void;
 }
 
 const NEW = 0;
 const STARTED = 1;
 const HEAD_SENT = 2;
 const DONE = 3;
+const CANCELLED = 4;
 
-const INTERNAL_ERROR_BODY = 'Internal Server Error\n';
+/** An app error worth a 500 and a log line naming the rule it broke. */
+class AppContractError extends TsgiError {
+  constructor(message: string) {
+    super('TSGI_ERR_APP_CONTRACT', message);
+  }
+}
 
-class AppContractError extends Error {}
+const noop = (): void => {};
+
+/** A rejected promise that is already handled: awaiting it throws, ignoring it is harmless. */
+function handledRejection(err: unknown): Promise<never> {
+  const p = Promise.reject(err);
+  p.catch(noop);
+  return p;
+}
 
 export class Cycle {
   private state = NEW;
-  readonly response: CheckedResponse = { status: 0, statusLine: '', headers: [], contentLength: -1, ascii: true };
+  readonly response: CheckedResponse = emptyCheckedResponse();
   private noBody = false;
   /** Bytes of content handed to the transport. */
   sent = 0;
   private overflow = false;
   private writeFn: Write | null = null;
   private body: Body | null = null;
+  private iterator: Iterator<Chunk> | AsyncIterator<Chunk> | null = null;
+  /** The iterator ran to its end, or return() was called on it. */
+  private iteratorStopped = false;
   private bodyClosed = false;
+  private wroteAfterEnd = false;
+  private cancelReason: unknown = null;
   readonly startResponse: StartResponse;
 
   constructor(
@@ -78,8 +109,23 @@ export class Cycle {
     this.consume(result as Body);
   }
 
+  /**
+   * The server abandons the request: nothing more is sent. A body being iterated gets return() at
+   * once (on an async generator it queues behind a pending next(); the app leaves its await through
+   * tsgi.signal), then close() once return() has settled (spec §6.4).
+   */
+  cancel(reason: unknown): void {
+    if (this.state === DONE || this.state === CANCELLED) return;
+    this.state = CANCELLED;
+    this.cancelReason = reason;
+    if (this.iterator !== null) this.stopIterator(this.iterator);
+    else if (this.body !== null) this.closeBody();
+    // Otherwise the app has not returned yet: consume() closes what it returns.
+  }
+
   // PEP 3333 start_response semantics, carried over (spec §5).
   private start(status: string, headers: [string, string][], excInfo?: unknown): Write {
+    if (this.state === CANCELLED) return (this.writeFn ??= (chunk: Chunk) => this.legacyWrite(chunk));
     if (excInfo !== undefined && excInfo !== null) {
       // §5.3: once the head is on the wire it cannot be taken back; the app's error goes on up.
       if (this.state >= HEAD_SENT) throw excInfo;
@@ -87,41 +133,64 @@ export class Cycle {
       throw new AppContractError('startResponse() was called a second time without excInfo');
     }
     checkResponse(status, headers, this.response);
-    this.noBody = this.method === 'HEAD' || this.response.status === 204 || this.response.status === 304;
+    const code = this.response.status;
+    this.noBody = code === 204 || code === 304 || this.method === 'HEAD';
     this.state = STARTED;
     return (this.writeFn ??= (chunk: Chunk) => this.legacyWrite(chunk));
   }
 
   private legacyWrite(chunk: Chunk): Promise<void> {
-    if (this.state === DONE) return Promise.reject(new AppContractError('write() called after the response ended'));
-    const len = byteLengthOf(chunk);
-    // spec §5.5: the first write() sends the head, even an empty one.
-    if (this.state === STARTED) this.sendHead(-1);
+    const state = this.state;
+    if (state === CANCELLED) return handledRejection(this.cancelReason);
+    if (state === DONE) {
+      if (!this.wroteAfterEnd) {
+        this.wroteAfterEnd = true;
+        this.log.error('the app called write() after its response had ended; the bytes were dropped (await the body before returning)');
+      }
+      return handledRejection(new TsgiError('TSGI_ERR_RESPONSE_ENDED', 'write() was called after the response had ended'));
+    }
+    let len: number;
+    try {
+      len = byteLengthOf(chunk);
+      // spec §5.5: the first write() sends the head, even an empty one.
+      if (state === STARTED) this.sendHead(-1);
+    } catch (err) {
+      this.fail(err);
+      return handledRejection(err);
+    }
     if (len === 0) return Promise.resolve();
     if (this.writeChunk(chunk, len)) return Promise.resolve();
     return this.transport.waitDrain();
   }
 
+  /**
+   * `knownLength`: the bytes of an array body, 0 when the app ended without a body, -1 when
+   * unknown. RFC 9110 §8.6: a HEAD or 304 response may carry Content-Length only if it equals what
+   * the GET would send; the app's own declaration, or a HEAD answered with the GET's full array, is
+   * that length; an empty body says nothing, so no length is sent.
+   */
   private sendHead(knownLength: number): void {
     if (this.state === NEW) throw new AppContractError('the app produced a body before calling startResponse()');
     const declared = this.response.contentLength;
-    this.transport.sendHead(this.response, declared >= 0 ? declared : knownLength, this.noBody);
+    let length = declared >= 0 ? declared : knownLength;
+    if (this.noBody && declared < 0 && !(knownLength > 0 && this.method === 'HEAD')) length = -1;
     this.state = HEAD_SENT;
+    this.transport.sendHead(this.response, length, this.noBody);
   }
 
   /** Arrays are the common case and already in memory: one pass, no awaiting. */
   private sendArray(body: Chunk[]): void {
+    if (this.state === CANCELLED) {
+      this.closeBody();
+      return;
+    }
     try {
       let known = 0;
       for (let i = 0; i < body.length; i++) known += byteLengthOf(body[i]);
-      if (this.state === HEAD_SENT) {
-        // write() already sent the head; the array follows it.
-        known = -1;
-      } else if (this.state === NEW) {
-        throw new AppContractError('the app returned without calling startResponse()');
-      }
+      if (this.state === NEW) throw new AppContractError('the app returned without calling startResponse()');
+      // When write() already sent the head, the array simply follows it.
       if (this.state === STARTED) this.sendHead(known);
-      for (let i = 0; i < body.length && !this.overflow; i++) {
+      for (let i = 0; i < body.length && !this.overflow && this.state === HEAD_SENT; i++) {
         const chunk = body[i]!;
         const len = byteLengthOf(chunk);
         if (len !== 0) this.writeChunk(chunk, len);
@@ -140,51 +209,58 @@ export class Cycle {
     }
     this.body = body;
     if (body === null || typeof body !== 'object' || body instanceof Uint8Array) {
+      this.body = null;
       this.fail(new AppContractError(`the app returned ${describe(body)}; return an iterable of chunks, e.g. [text]`));
       return;
     }
+    if (this.state === CANCELLED) {
+      this.closeBody();
+      return;
+    }
     const asyncIt = (body as AsyncIterable<Chunk>)[Symbol.asyncIterator];
-    if (typeof asyncIt === 'function') {
-      void this.pump(asyncIt.call(body), true);
-      return;
-    }
     const syncIt = (body as Iterable<Chunk>)[Symbol.iterator];
-    if (typeof syncIt === 'function') {
-      void this.pump(syncIt.call(body), false);
+    let iterator: Iterator<Chunk> | AsyncIterator<Chunk>;
+    try {
+      if (typeof asyncIt === 'function') iterator = asyncIt.call(body);
+      else if (typeof syncIt === 'function') iterator = syncIt.call(body);
+      else throw new AppContractError(`the app returned ${describe(body)}, which is not iterable`);
+    } catch (err) {
+      this.fail(err);
       return;
     }
-    this.fail(new AppContractError(`the app returned ${describe(body)}, which is not iterable`));
+    this.iterator = iterator;
+    void this.pump(iterator, typeof asyncIt === 'function');
   }
 
   private async pump(iterator: Iterator<Chunk> | AsyncIterator<Chunk>, isAsync: boolean): Promise<void> {
-    let finished = false;
     try {
       for (;;) {
         const step = (isAsync ? await iterator.next() : iterator.next()) as IteratorResult<Chunk>;
+        // cancel() already called return() and will close the body.
+        if (this.state === CANCELLED) return;
         if (step.done === true) {
-          finished = true;
+          this.iteratorStopped = true;
           break;
         }
-        if (this.transport.gone) break;
         const chunk = step.value;
         const len = byteLengthOf(chunk);
         if (len === 0) continue;
         if (this.state === STARTED) this.sendHead(-1);
         else if (this.state !== HEAD_SENT) throw new AppContractError('the app produced a body before calling startResponse()');
         if (!this.writeChunk(chunk, len)) await this.transport.waitDrain();
-        if (this.overflow) break;
+        if (this.overflow || this.state !== HEAD_SENT) break;
       }
     } catch (err) {
-      this.stopIterator(iterator, finished);
+      if (this.state === CANCELLED) {
+        // The app's own way out of a pending next() (it saw tsgi.signal): nothing to report.
+        return;
+      }
+      // A generator that threw is finished: return() would do nothing (spec §6.4).
+      this.iteratorStopped = true;
       this.fail(err);
       return;
     }
-    this.stopIterator(iterator, finished);
-    if (this.transport.gone) {
-      this.state = DONE;
-      this.closeBody();
-      return;
-    }
+    if (this.state === CANCELLED) return;
     try {
       this.end();
     } catch (err) {
@@ -192,20 +268,42 @@ export class Cycle {
     }
   }
 
-  /** A generator left early still gets its finally blocks run. */
-  private stopIterator(iterator: Iterator<Chunk> | AsyncIterator<Chunk>, finished: boolean): void {
-    if (finished || typeof iterator.return !== 'function') return;
+  /**
+   * A generator left early still gets its finally blocks run: return() is called once; close()
+   * follows when it has settled.
+   */
+  private stopIterator(iterator: Iterator<Chunk> | AsyncIterator<Chunk>): void {
+    if (this.iteratorStopped) {
+      this.closeBody();
+      return;
+    }
+    this.iteratorStopped = true;
+    if (typeof iterator.return !== 'function') {
+      this.closeBody();
+      return;
+    }
+    let r: unknown;
     try {
-      const r = iterator.return();
-      if (r !== null && typeof (r as Promise<unknown>).then === 'function') {
-        (r as Promise<unknown>).then(undefined, (err: unknown) => this.log.error({ err }, 'the response body raised while being closed'));
-      }
+      r = iterator.return();
     } catch (err) {
       this.log.error({ err }, 'the response body raised while being closed');
+      this.closeBody();
+      return;
+    }
+    if (r !== null && typeof r === 'object' && typeof (r as Promise<unknown>).then === 'function') {
+      (r as Promise<unknown>).then(
+        () => this.closeBody(),
+        (err: unknown) => {
+          if (!(this.state === CANCELLED && err === this.cancelReason)) this.log.error({ err }, 'the response body raised while being closed');
+          this.closeBody();
+        },
+      );
+    } else {
+      this.closeBody();
     }
   }
 
-  /** Enforces the app's Content-Length: never more bytes than declared (spec §6.2). */
+  /** Enforces the app's Content-Length as a running total: never more bytes than declared (spec §6.2). */
   private writeChunk(chunk: Chunk, len: number): boolean {
     if (this.noBody) return true;
     const declared = this.response.contentLength;
@@ -227,7 +325,8 @@ export class Cycle {
 
   private end(): void {
     if (this.state === NEW) throw new AppContractError('the app returned without calling startResponse()');
-    if (this.state === STARTED) this.sendHead(this.noBody ? -1 : 0);
+    if (this.state === STARTED) this.sendHead(0);
+    if (this.state !== HEAD_SENT) return;
     const declared = this.response.contentLength;
     const complete = !this.overflow && (this.noBody || declared < 0 || this.sent === declared);
     if (!complete && !this.overflow) {
@@ -235,16 +334,22 @@ export class Cycle {
     }
     this.state = DONE;
     this.transport.finish(complete);
-    this.closeBody();
+    if (this.iterator !== null) this.stopIterator(this.iterator);
+    else this.closeBody();
   }
 
   /** spec §8: before the head → 500 and the worker goes on; after → the connection is aborted. */
   private fail(err: unknown): void {
-    const wasSent = this.state >= HEAD_SENT;
-    if (this.state === DONE) {
-      this.log.error({ err }, 'error after the response was complete');
+    const state = this.state;
+    if (state === CANCELLED) {
+      if (this.iterator === null) this.closeBody();
       return;
     }
+    if (state === DONE) {
+      this.log.error({ err }, 'the app raised after its response was complete');
+      return;
+    }
+    const wasSent = state === HEAD_SENT;
     this.state = DONE;
     if (err instanceof AppHeaderError) {
       this.log.error(`the app passed an invalid response to startResponse(): ${err.message}; answered 500`);
@@ -253,30 +358,39 @@ export class Cycle {
     } else {
       this.log.error({ err }, wasSent ? 'the app raised after the response head was sent; connection aborted' : 'the app raised an error; answered 500');
     }
-    if (this.transport.gone) {
-      // Nothing to answer.
-    } else if (wasSent) {
-      this.transport.abort();
-    } else {
-      this.transport.sendError(500, 'Internal Server Error', INTERNAL_ERROR_BODY);
-      this.transport.finish(true);
-    }
-    this.closeBody();
+    if (wasSent) this.transport.abort();
+    else this.transport.failBeforeHead();
+    if (this.iterator !== null) this.stopIterator(this.iterator);
+    else this.closeBody();
   }
 
-  /** spec §6.4: close() exactly once, whatever happened. */
-  closeBody(): void {
+  /** spec §6.4: close() exactly once, whatever happened; then the cycle is released. */
+  private closeBody(): void {
     if (this.bodyClosed) return;
     this.bodyClosed = true;
     const body = this.body;
-    if (body === null || typeof body !== 'object' || typeof body.close !== 'function') return;
+    if (body === null || typeof body !== 'object' || typeof body.close !== 'function') {
+      this.transport.released();
+      return;
+    }
+    let r: unknown;
     try {
-      const r = body.close();
-      if (r !== null && typeof r === 'object' && typeof (r as Promise<unknown>).then === 'function') {
-        (r as Promise<unknown>).then(undefined, (err: unknown) => this.log.error({ err }, 'body.close() raised'));
-      }
+      r = body.close();
     } catch (err) {
       this.log.error({ err }, 'body.close() raised');
+      this.transport.released();
+      return;
+    }
+    if (r !== null && typeof r === 'object' && typeof (r as Promise<unknown>).then === 'function') {
+      (r as Promise<unknown>).then(
+        () => this.transport.released(),
+        (err: unknown) => {
+          this.log.error({ err }, 'body.close() raised');
+          this.transport.released();
+        },
+      );
+    } else {
+      this.transport.released();
     }
   }
 }

@@ -5,6 +5,15 @@
 import type { Environ, ErrorStream, Header, InputStream } from './types.js';
 import { SERVER_SOFTWARE } from '../version.js';
 
+/**
+ * What the environ's lazy and callable keys reach: the request driver's handle on this request.
+ * `tsgi.signal` costs an AbortController, so it is made only when an app reads it.
+ */
+export interface RequestHandle {
+  signal(): AbortSignal;
+  earlyHints(headers: Header[]): void;
+}
+
 /** What the engine knows about the connection; computed once per connection. */
 export interface ConnectionInfo {
   serverName: string;
@@ -18,12 +27,28 @@ export interface ConnectionInfo {
 
 /** What the worker knows; the same for every request. */
 export interface ServerInfo {
+  /** --root-path: the prefix the app is mounted at ('' for none), without a trailing slash. */
   scriptName: string;
   multiprocess: boolean;
   errors: ErrorStream;
 }
 
-const VERSION = Object.freeze([1, 0] as const);
+const VERSION = Object.freeze([1, 1] as const);
+
+const kHandle = Symbol('tsgi.request');
+
+/**
+ * spec §3.6: `tsgi.signal` is an own, enumerable accessor, so the environ stays a plain object
+ * (copying it copies the signal) while a request whose app never reads it creates none. One
+ * descriptor object serves every environ.
+ */
+const SIGNAL: PropertyDescriptor = {
+  get(this: { [kHandle]: RequestHandle }): AbortSignal {
+    return this[kHandle].signal();
+  },
+  enumerable: true,
+  configurable: true,
+};
 
 /** Header name → environ key, or null when the name is not mapped. Names repeat, so cache them. */
 const keyCache = new Map<string, string | null>();
@@ -64,6 +89,10 @@ export function decodePath(path: string): string {
   }
 }
 
+/**
+ * The environ for one request, or null when its path is not under the root path (spec §3.2: the
+ * server then answers 404 and MUST NOT call the app).
+ */
 export function buildEnviron(
   method: string,
   target: string,
@@ -72,7 +101,8 @@ export function buildEnviron(
   input: InputStream,
   conn: ConnectionInfo,
   server: ServerInfo,
-): Environ {
+  handle: RequestHandle,
+): Environ | null {
   let path: string;
   let query = '';
   let authority: string | null = null;
@@ -100,9 +130,16 @@ export function buildEnviron(
     if (path === '') path = '/';
   }
   let pathInfo = path === '*' ? '*' : decodePath(path);
-  const scriptName = server.scriptName;
-  if (scriptName !== '' && (pathInfo === scriptName || pathInfo.startsWith(scriptName + '/'))) {
-    pathInfo = pathInfo.slice(scriptName.length);
+  let scriptName = server.scriptName;
+  if (scriptName !== '') {
+    if (pathInfo === '*') {
+      // spec §3.3: a server-wide OPTIONS is about no mounted app in particular.
+      scriptName = '';
+    } else if (pathInfo === scriptName || (pathInfo.startsWith(scriptName) && pathInfo.charCodeAt(scriptName.length) === 0x2f)) {
+      pathInfo = pathInfo.slice(scriptName.length);
+    } else {
+      return null;
+    }
   }
 
   const raw: Header[] = new Array(headers.length >> 1);
@@ -129,7 +166,9 @@ export function buildEnviron(
     'tsgi.run_once': false,
     'tsgi.input_terminated': true,
     'tsgi.raw_headers': raw,
-  };
+    'tsgi.early_hints': (fields: Header[]) => handle.earlyHints(fields),
+    [kHandle]: handle,
+  } as Omit<Environ, 'tsgi.signal'> as Environ;
   const env = environ as Record<string, unknown>;
   for (let i = 0, j = 0; i < headers.length; i += 2, j++) {
     const name = headers[i]!;
@@ -147,21 +186,39 @@ export function buildEnviron(
     }
   }
   if (authority !== null) env.HTTP_HOST = authority;
-  if (conn.unix) fillServerFromHost(environ, conn.scheme);
+  const host = environ.HTTP_HOST;
+  if (host !== undefined && host !== '') fillServerFromHost(environ, host, conn.scheme);
+  // Defined last, after the header keys, so every environ goes through the same shapes.
+  Object.defineProperty(environ, 'tsgi.signal', SIGNAL);
   return environ;
 }
 
-/** RFC 9112 §3.2: on a unix socket the only name the server has is the one the client used. */
-function fillServerFromHost(environ: Environ, scheme: 'http' | 'https'): void {
-  const host = environ.HTTP_HOST ?? '';
-  const defaultPort = scheme === 'https' ? '443' : '80';
-  if (host.startsWith('[')) {
-    const close = host.indexOf(']');
-    environ.SERVER_NAME = host.slice(0, close + 1);
-    environ.SERVER_PORT = host.charCodeAt(close + 1) === 0x3a ? host.slice(close + 2) : defaultPort;
-    return;
+// The last Host seen and what it gave: a connection, and most clients, repeat theirs.
+let lastHost = '';
+let lastScheme = '';
+let lastName = '';
+let lastPort = '';
+
+/**
+ * spec §3.5: SERVER_NAME and SERVER_PORT are the name the client used (RFC 9112 §3.2: Host, or the
+ * absolute-form authority), with the scheme's default port when it gave none; the socket's own
+ * address only when the client named nothing. On a unix socket Host is the only name there is.
+ */
+function fillServerFromHost(environ: Environ, host: string, scheme: 'http' | 'https'): void {
+  if (host !== lastHost || scheme !== lastScheme) {
+    const defaultPort = scheme === 'https' ? '443' : '80';
+    if (host.charCodeAt(0) === 0x5b /* [ */) {
+      const close = host.indexOf(']');
+      lastName = host.slice(0, close + 1);
+      lastPort = host.charCodeAt(close + 1) === 0x3a && close + 2 < host.length ? host.slice(close + 2) : defaultPort;
+    } else {
+      const colon = host.lastIndexOf(':');
+      lastName = colon === -1 ? host : host.slice(0, colon);
+      lastPort = colon === -1 || colon + 1 === host.length ? defaultPort : host.slice(colon + 1);
+    }
+    lastHost = host;
+    lastScheme = scheme;
   }
-  const colon = host.lastIndexOf(':');
-  environ.SERVER_NAME = colon === -1 ? host : host.slice(0, colon);
-  environ.SERVER_PORT = colon === -1 ? defaultPort : host.slice(colon + 1);
+  environ.SERVER_NAME = lastName;
+  environ.SERVER_PORT = lastPort;
 }

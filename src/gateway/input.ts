@@ -3,13 +3,17 @@
  * parsed; the input asks the engine for more only when the app has drained what is queued, so a
  * slow app never makes the worker hold more than one high-water mark of a large upload.
  */
+import { TsgiError } from '../errors.js';
 import type { InputStream } from './types.js';
 
 /** What an input needs from the engine that feeds it. One object per connection, not per request. */
 export interface BodySource {
   /** The input's queue fell below the high-water mark: parse/read more of the body. */
   wantBody(): void;
-  /** RFC 9110 §10.1.1: send "100 Continue", once, when the app first reads a body it waits for. */
+  /**
+   * RFC 9110 §10.1.1: send "100 Continue", once, when the app first reads a body the client waits
+   * to send. The source sends it only while no byte of the response has gone out.
+   */
   sendContinue(): void;
 }
 
@@ -81,14 +85,24 @@ export class RequestInput implements InputStream {
     }
   }
 
-  read(size?: number): Promise<Uint8Array> {
-    if (this.waiting !== null) return Promise.reject(new Error('tsgi.input.read() called while a previous read is pending'));
+  /**
+   * spec §4.1: `size` a positive integer reads at most that many bytes; undefined, null, Infinity
+   * or a negative number read any amount. 0, NaN and fractions are refused: an empty result always
+   * means the end of the body, so no size may produce one early.
+   */
+  read(size?: number | null): Promise<Uint8Array> {
+    let want = -1;
+    if (size !== undefined && size !== null && size !== Infinity && !(size < 0)) {
+      if (typeof size !== 'number' || !Number.isInteger(size) || size === 0) return Promise.reject(badSize(size));
+      want = size;
+    }
+    if (this.waiting !== null) {
+      return Promise.reject(new TsgiError('TSGI_ERR_INPUT_READ', 'tsgi.input.read() was called while a previous read is pending; await each read before the next'));
+    }
     if (this.continuePending) {
       this.continuePending = false;
       this.source.sendContinue();
     }
-    const want = size === undefined || size < 0 ? -1 : size;
-    if (want === 0) return Promise.resolve(EMPTY);
     if (this.queued > 0) return Promise.resolve(this.take(want));
     if (this.failure !== null) return Promise.reject(this.failure);
     if (this.ended) return Promise.resolve(EMPTY);
@@ -136,9 +150,16 @@ export class RequestInput implements InputStream {
   }
 }
 
+function badSize(size: unknown): TsgiError {
+  return new TsgiError('TSGI_ERR_INPUT_READ', `tsgi.input.read(${String(size)}): the size must be a positive integer, or omitted to read any amount`);
+}
+
 /** The input of a request without a body: shared, since it holds no state. */
 export const EMPTY_INPUT: InputStream = {
-  read(): Promise<Uint8Array> {
+  read(size?: number | null): Promise<Uint8Array> {
+    if (size !== undefined && size !== null && size !== Infinity && !(size < 0) && (typeof size !== 'number' || !Number.isInteger(size) || size === 0)) {
+      return Promise.reject(badSize(size));
+    }
     return Promise.resolve(EMPTY);
   },
   async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {},

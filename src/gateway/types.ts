@@ -60,7 +60,7 @@ export interface Environ {
   REMOTE_ADDR: string;
   REMOTE_PORT: string;
   RAW_URI: string;
-  'tsgi.version': readonly [1, 0];
+  'tsgi.version': readonly [1, 1];
   'tsgi.url_scheme': 'http' | 'https';
   'tsgi.input': InputStream;
   'tsgi.errors': ErrorStream;
@@ -72,6 +72,14 @@ export interface Environ {
   'tsgi.raw_headers': Header[];
   /** Trailer fields of a chunked request body, available once `tsgi.input` has ended. */
   'tsgi.trailers'?: Header[];
+  /**
+   * Aborted when the server abandons the request before its response is complete (the client
+   * left, --request-timeout, a malformed or stalled body); `reason` is a TsgiError saying which.
+   * Created when first read.
+   */
+  'tsgi.signal': AbortSignal;
+  /** Sends 103 Early Hints with these fields before the final response (a no-op on HTTP/1.0). */
+  'tsgi.early_hints': (headers: Header[]) => void;
   [key: `HTTP_${string}`]: string | undefined;
   [key: string]: unknown;
 }

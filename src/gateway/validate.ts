@@ -108,6 +108,8 @@ const TSGI_KEYS = new Set([
   'tsgi.input_terminated',
   'tsgi.raw_headers',
   'tsgi.trailers',
+  'tsgi.signal',
+  'tsgi.early_hints',
 ]);
 
 // --- Small helpers -------------------------------------------------------------------------------
@@ -224,8 +226,8 @@ function checkEnviron(environ: unknown): asserts environ is Environ {
   }
 
   const version = env['tsgi.version'];
-  if (!Array.isArray(version) || version.length !== 2 || version[0] !== 1 || version[1] !== 0) {
-    serverBroke('§3.6', `environ['tsgi.version'] is ${describe(version)}`, 'set it to [1, 0]');
+  if (!Array.isArray(version) || version.length !== 2 || version[0] !== 1 || version[1] !== 1) {
+    serverBroke('§3.6', `environ['tsgi.version'] is ${describe(version)}`, 'set it to [1, 1]');
   }
   const scheme = env['tsgi.url_scheme'];
   if (scheme !== 'http' && scheme !== 'https') serverBroke('§3.6', `environ['tsgi.url_scheme'] is ${describe(scheme)}`, "it is 'http' or 'https'");

@@ -12,7 +12,9 @@ export interface InFlightRequest {
 export type MasterMessage =
   | { type: 'listen'; index: number; total: number }
   | { type: 'stop'; graceful: boolean }
-  | { type: 'reopen-logs' };
+  | { type: 'reopen-logs' }
+  /** --metrics-bind: a scrape wants fresh counters; the worker answers with a `metrics` message carrying `id`. */
+  | { type: 'metrics-request'; id: number };
 
 /** worker → master */
 export type WorkerMessage =
@@ -32,7 +34,36 @@ export type WorkerMessage =
    * it here instead of logging it, and the master logs it once. `fallback`: the worker serves the
    * error as a 500 page (--reload) instead of exiting.
    */
-  | { type: 'load-failed'; message: string; err: SerializedError; fallback: boolean };
+  | { type: 'load-failed'; message: string; err: SerializedError; fallback: boolean }
+  /** Counters so far (--metrics-bind, --statsd-host): every second when they changed, on request (`id`), and before exiting. */
+  | { type: 'metrics'; id: number | null; snapshot: MetricsSnapshot };
+
+/**
+ * What a worker has counted since it started (counters only grow), plus its gauges now. Indexes
+ * refer to the tables below, shared by both sides.
+ */
+export interface MetricsSnapshot {
+  /** [method index in METRIC_METHODS, status code (0: no response sent), count], non-zero ones only. */
+  requests: [number, number, number][];
+  /** Requests whose duration was at most DURATION_BUCKETS_S[i] (not cumulative; the last is +Inf). */
+  durationBuckets: number[];
+  durationSumS: number;
+  /** Count per RequestRecord outcome, in METRIC_OUTCOMES order. */
+  outcomes: number[];
+  bytesIn: number;
+  bytesOut: number;
+  connections: number;
+  inFlight: number;
+  /** --statsd-host only: durations (ms) of up to DURATION_SAMPLES requests since the last snapshot, and how many requests there were. */
+  samples?: { ms: number[]; of: number };
+}
+
+export const METRIC_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'CONNECT', 'TRACE', 'other'] as const;
+export const METRIC_OUTCOMES = ['ok', 'refused', 'app-error', 'timeout', 'client-gone'] as const;
+/** Prometheus' default histogram buckets, in seconds. */
+export const DURATION_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
+/** --statsd-host: at most this many request durations a worker keeps between two snapshots. */
+export const DURATION_SAMPLES = 512;
 
 /** An Error as pino serializes it (type, message, stack with its causes, code), to cross IPC. */
 export interface SerializedError {

@@ -14,7 +14,7 @@ import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/settings.js';
 import type { Logger } from '../log.js';
 import { runHook } from '../config/hooks.js';
-import { adoptInherited, bindAll, closeAll, LISTEN_FDS_ENV, type BoundSocket } from './sockets.js';
+import { closeAll, LISTEN_FDS_ENV, openSockets, type BoundSocket } from './sockets.js';
 import { moveAsideForUpgrade, removePidfile, writePidfile } from './pidfile.js';
 import { transition, type WorkerState } from './worker-state.js';
 import { EXIT_APP_LOAD_ERROR, EXIT_BOOT_ERROR } from '../ipc/exit-codes.js';
@@ -35,6 +35,8 @@ import { raiseOwnOpenFileLimit } from '../worker/descriptors.js';
 import { installProcessPolicy } from '../worker/process-policy.js';
 import { chownSync } from 'node:fs';
 import type { Readable } from 'node:stream';
+import { Observer, restartCause } from './observe.js';
+import { OrphanReaper } from './reaper.js';
 import { parseAppSpec } from '../loader/spec.js';
 import { resolveModulePath } from '../loader/resolve.js';
 import { dirname, relative } from 'node:path';
@@ -116,6 +118,12 @@ export class Arbiter {
   private reloader: Reloader | null = null;
   /** The app load error last logged; the same one from the next workers is not logged again. */
   private lastLoadError: string | null = null;
+  /** --metrics-bind, --statsd-host */
+  private observer: Observer | null = null;
+  private loopAt = Date.now();
+  private reloadInProgress = false;
+  /** As PID 1: reaps orphans that are not workers. */
+  private reaper: OrphanReaper | null = null;
   readonly server: ServerInfo;
 
   constructor(private readonly options: ArbiterOptions) {
@@ -166,11 +174,30 @@ export class Arbiter {
       writePidfile(config.pid);
       this.pidfile = config.pid;
     }
-    this.sockets = process.env[LISTEN_FDS_ENV] !== undefined ? adoptInherited(config.bind) : await this.bindWithUmask();
-    delete process.env[LISTEN_FDS_ENV];
+    const { sockets, source } = await this.openWithUmask();
+    this.sockets = sockets;
+    if (source === 'systemd') this.log.info(`Using ${sockets.length} socket(s) passed by systemd (LISTEN_FDS); --bind is not used`);
+    this.observer = await Observer.start(
+      {
+        loopAt: () => this.loopAt,
+        workers: () => [...this.workers.entries()].map(([id, r]) => ({ id, state: r.state, lastHeartbeat: r.lastHeartbeat })),
+        ask: (id, msg) => {
+          const r = this.workers.get(id);
+          if (r === undefined || !r.worker.isConnected()) return false;
+          this.sendTo(r.worker, msg);
+          return true;
+        },
+        stopping: () => this.stopping !== null || this.queue.some((q) => q === 'SIGTERM' || q === 'SIGINT' || q === 'SIGQUIT'),
+        config: () => this.config,
+      },
+      sockets,
+      this.log,
+      { upgrade: source === 'upgrade' },
+    );
     for (const s of this.sockets) this.log.info(`Listening at: ${s.url} (${process.pid})`);
     this.log.info(`Using engine: ${config.http}`);
     for (const sig of SIGNALS) process.on(sig, () => this.enqueue(sig));
+    this.reaper = OrphanReaper.forPid1(this.log);
     // Standard streams shared with the master; fd 3 the IPC channel; WATCHDOG_FD a pipe for the
     // watchdog thread, which can report while the worker's event loop (and so IPC) is stuck.
     const stdio: ('inherit' | 'ipc' | 'pipe')[] = ['inherit', 'inherit', 'inherit', 'ipc'];
@@ -182,14 +209,18 @@ export class Arbiter {
     if (config.reload) await this.watch();
 
     while (!this.finished()) {
+      this.loopAt = Date.now();
       await this.sleep();
+      this.loopAt = Date.now();
       for (let item = this.queue.shift(); item !== undefined; item = this.queue.shift()) await this.dispatch(item);
+      this.reaper?.tick(this.ownChildren());
       if (this.stopping === null) {
         this.murderUnresponsive();
         this.manageWorkers();
       }
     }
     await this.reloader?.close();
+    this.observer?.close();
     if (this.upgrade === null || this.upgrade.exitCode !== null) closeAll(this.sockets);
     await runHook(this.config, 'onExit', this.log, this.server);
     if (this.pidfile !== null) removePidfile(this.pidfile);
@@ -203,19 +234,20 @@ export class Arbiter {
    * www-data); the workers, and the files the app writes, keep the umask tsgi was started with.
    * With --user/--group the sockets are theirs, so a stricter umask still lets them in.
    */
-  private async bindWithUmask(): Promise<BoundSocket[]> {
+  private async openWithUmask(): Promise<Awaited<ReturnType<typeof openSockets>>> {
     const inherited = process.umask(this.config.umask);
-    let sockets: BoundSocket[];
+    let opened: Awaited<ReturnType<typeof openSockets>>;
     try {
-      sockets = await bindAll(this.config.bind);
+      opened = await openSockets(this.config.bind);
     } finally {
       process.umask(inherited);
     }
+    // Only the socket files created here; inherited ones (systemd, fd://, USR2) are someone else's.
     const owner = socketOwner(this.config);
     if (owner !== null) {
-      for (const s of sockets) if (s.address.kind === 'unix') chownSync(s.address.path, owner.uid, owner.gid);
+      for (const s of opened.sockets) if (s.owned && s.address.kind === 'unix') chownSync(s.address.path, owner.uid, owner.gid);
     }
-    return sockets;
+    return opened;
   }
 
   /** --reload: one watcher, here in the master; a change is a reload like HUP. */
@@ -412,6 +444,7 @@ export class Arbiter {
       if (oldCount !== this.numWorkers) void runHook(this.config, 'nworkersChanged', this.log, this.server, this.numWorkers, oldCount);
     } catch (err) {
       this.log.error(`Reload (${reason}) refused: the configuration has an error: ${(err as Error).message}; the running workers keep serving`);
+      if (this.observer !== null) this.observer.metrics.reloads.failed++;
       return;
     }
     await runHook(this.config, 'onReload', this.log, this.server);
@@ -426,6 +459,7 @@ export class Arbiter {
       }
     }
     this.log.info(`Reloading (${reason}): replacing ${marked} worker(s), ${this.config.reloadBatch} at a time`);
+    this.reloadInProgress = true;
     this.manageWorkers();
   }
 
@@ -454,12 +488,29 @@ export class Arbiter {
     }
     // TTOU: retire the oldest.
     while (current.length > this.numWorkers) this.retire(current.shift()!, true);
+    this.noteReloadDone(booting);
     let missing = this.numWorkers - current.length - booting;
     // While old workers are still serving, replace them batch by batch.
     if (old.length > 0) missing = Math.min(missing, this.config.reloadBatch - booting);
     if (missing <= 0) return;
     if (Date.now() < this.nextSpawnAt) return;
     for (let i = 0; i < missing; i++) this.spawn();
+  }
+
+  /** The processes Node spawned (workers, a USR2 master): libuv reaps those itself. */
+  private ownChildren(): Set<number> {
+    const own = new Set<number>();
+    for (const r of this.workers.values()) own.add(r.pid);
+    if (this.upgrade?.pid !== undefined) own.add(this.upgrade.pid);
+    return own;
+  }
+
+  /** A reload is done (for tsgi_reloads_total) once no worker it marked still serves and none boots. */
+  private noteReloadDone(booting: number): void {
+    if (!this.reloadInProgress || booting > 0) return;
+    for (const r of this.workers.values()) if (r.replace === 'reload' && r.state === 'ready') return;
+    this.reloadInProgress = false;
+    if (this.observer !== null) this.observer.metrics.reloads.ok++;
   }
 
   private retire(record: WorkerRecord, graceful: boolean): void {
@@ -537,6 +588,7 @@ export class Arbiter {
       const limit = r.state === 'booting' ? Math.max(timeout, 30_000) : timeout;
       if ((r.state !== 'ready' && r.state !== 'booting') || now - r.lastHeartbeat <= limit) continue;
       r.aborted = true;
+      if (this.observer !== null) this.observer.metrics.heartbeatsMissed++;
       const serving = describeServing(r, now);
       this.log.error(
         { workerPid: r.pid, serving: r.serving, stalled: r.stalled?.request ?? undefined },
@@ -579,6 +631,9 @@ export class Arbiter {
         record.serving = msg.serving;
         record.stalled = null;
         this.checkMemory(record, msg.rss);
+        break;
+      case 'metrics':
+        this.observer?.metrics.update(worker.id, msg.id, msg.snapshot);
         break;
       case 'recycle':
         if (record.replace === null && record.state === 'ready') {
@@ -637,6 +692,10 @@ export class Arbiter {
     const was = record.state;
     record.state = transition(record.state, 'exit');
     this.workers.delete(worker.id);
+    this.observer?.workerExited(
+      worker.id,
+      this.stopping !== null ? null : was === 'draining' ? restartCause(record.replace) : record.aborted ? 'heartbeat-timeout' : 'crash',
+    );
     void runHook(this.config, 'childExit', this.log, this.server, this.workerInfo(record));
     const how = signal !== null ? `signal ${signal}` : `code ${code}`;
     this.wake?.();
@@ -711,6 +770,8 @@ export class Arbiter {
       }
     }
     this.log.error(`Reload failed: ${why}. The ${kept} running worker(s) keep serving the previous code.`);
+    this.reloadInProgress = false;
+    if (this.observer !== null) this.observer.metrics.reloads.failed++;
   }
 
   private workerInfo(r: WorkerRecord): WorkerInfo {

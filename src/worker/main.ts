@@ -17,6 +17,7 @@ import { isDescriptorShortage, Shortage } from './descriptors.js';
 import { CurrentRequest } from './current-request.js';
 import { Watchdog } from './watchdog.js';
 import { installProcessPolicy } from './process-policy.js';
+import { WorkerMetrics } from './metrics.js';
 import { TsgiEngine } from '../engines/tsgi.js';
 import { NodeEngine } from '../engines/node.js';
 import type { Engine, EngineOptions, ListenHandle, RequestRecord } from '../engines/engine.js';
@@ -47,6 +48,7 @@ class Worker {
   /** The request last handed to the app, for the watchdog (with --timeout) and crash reports. */
   private readonly current: CurrentRequest | null;
   private watchdog: Watchdog | null = null;
+  private readonly metrics: WorkerMetrics | null;
 
   constructor(
     private readonly boot: WorkerBootInfo,
@@ -57,7 +59,11 @@ class Worker {
     // Gunicorn's rule: each worker draws its own limit so restarts do not come all at once.
     this.maxRequests = config.maxRequests > 0 ? config.maxRequests + Math.floor(Math.random() * (config.maxRequestsJitter + 1)) : 0;
     this.info = { id: cluster.worker!.id, pid: process.pid, age: boot.age, generation: boot.generation };
-    this.accessLog = config.accessLog === null ? null : new AccessLog(config.accessLog);
+    this.accessLog = config.accessLog === null ? null : new AccessLog({ path: config.accessLog, format: config.accessLogFormat, json: config.accessLogJson });
+    this.metrics =
+      config.metricsBind === null && config.statsdHost === null
+        ? null
+        : new WorkerMetrics((msg, done) => (process.connected ? process.send!(msg, undefined, undefined, done) : done?.()), { sampleDurations: config.statsdHost !== null });
     this.errors = new LineBufferedErrors(log);
     this.current = config.timeout > 0 ? new CurrentRequest() : null;
   }
@@ -109,12 +115,19 @@ class Worker {
     const options: EngineOptions = {
       app: this.wrapApp(app),
       log: this.log,
-      server: { scriptName: process.env.SCRIPT_NAME ?? '', multiprocess: this.boot.workers > 1, errors: this.errors },
+      // spec §3.6: a reload overlap, TTIN or USR2 can always run another copy of the app.
+      server: { scriptName: config.rootPath, multiprocess: true, errors: this.errors },
       limits: parserLimits(config),
       keepalive: config.keepalive,
       backlog: config.backlog,
+      requestTimeout: config.requestTimeout,
+      headerTimeout: config.headerTimeout,
+      bodyTimeout: config.bodyTimeout,
+      limitConcurrency: config.limitConcurrency,
+      workerConnections: config.workerConnections,
+      onRequestStart: this.current !== null ? (method, target) => this.requestStarted(method, target) : undefined,
       onRequestDone:
-        this.maxRequests > 0 || config.postRequest !== null || this.accessLog !== null ? (record) => this.requestDone(record) : undefined,
+        this.maxRequests > 0 || config.postRequest !== null || this.accessLog !== null || this.metrics !== null ? (record) => this.requestDone(record) : undefined,
     };
     this.engine = new ENGINES[config.http](options);
     await runHook(config, 'postWorkerInit', this.log, this.info);
@@ -133,17 +146,11 @@ class Worker {
     await new Promise<void>((resolve) => process.send!(msg, undefined, {}, () => resolve()));
   }
 
-  /**
-   * Per-request work the worker adds around the app, only when configured: the preRequest hook,
-   * and the record of the request handed to the app (requestStarted).
-   */
+  /** The preRequest hook, when configured, around the app. */
   private wrapApp(app: App): App {
-    const pre = this.config.preRequest !== null;
-    const record = this.current !== null;
-    if (!pre && !record) return app;
+    if (this.config.preRequest === null) return app;
     return (environ, startResponse) => {
-      if (record) this.requestStarted(environ.REQUEST_METHOD, environ.RAW_URI);
-      if (pre) runHookSync(this.config, 'preRequest', this.log, this.info, environ);
+      runHookSync(this.config, 'preRequest', this.log, this.info, environ);
       return app(environ, startResponse);
     };
   }
@@ -172,7 +179,8 @@ class Worker {
 
   private requestDone(record: RequestRecord): void {
     const { environ, status } = record;
-    this.accessLog?.write(environ, status);
+    this.accessLog?.write(record);
+    this.metrics?.counters.record(record);
     if (this.config.postRequest !== null) runHookSync(this.config, 'postRequest', this.log, this.info, environ, status);
     this.requests++;
     if (this.maxRequests > 0 && this.requests >= this.maxRequests && !this.recycleAsked) {
@@ -192,6 +200,8 @@ class Worker {
       this.reopenLogs();
       this.accessLog?.reopen();
       this.log.info('reopened log files');
+    } else if (msg.type === 'metrics-request') {
+      this.metrics?.report(msg.id);
     }
   }
 
@@ -207,6 +217,7 @@ class Worker {
       return;
     }
     this.send({ type: 'ready', broken: this.broken });
+    this.metrics?.start(engine);
     const config = this.config;
     this.shortage = new Shortage(this.log, () => engine.connections);
     // Heartbeats carry the memory use too, so they run even with --timeout 0 (the master then
@@ -217,17 +228,13 @@ class Worker {
     });
     this.heartbeat(engine);
     if (this.current !== null) this.watchdog = new Watchdog(this.current, beat, this.log);
-    if (config.requestTimeout > 0) {
-      const limit = config.requestTimeout * 1000;
-      this.every(Math.min(1000, limit / 4), 'request timeout sweep', () => engine.expire(Date.now(), limit));
-    }
   }
 
   /** Sent from the event loop: a loop blocked by synchronous work goes silent. */
   private heartbeat(engine: Engine, now = Date.now()): void {
     this.current?.tick(now);
     const rss = this.shortage?.sample(now) ?? 0;
-    this.send({ type: 'heartbeat', rss, requests: this.requests, serving: engine.inFlight(now).slice(0, 5) });
+    this.send({ type: 'heartbeat', rss, requests: this.requests, serving: engine.inFlight().slice(0, 5) });
   }
 
   /**
@@ -292,6 +299,7 @@ class Worker {
 
   private async exitWithHook(code: number): Promise<void> {
     await runHook(this.config, 'workerExit', this.log, null, this.info);
+    await this.metrics?.final();
     this.exit(code);
   }
 

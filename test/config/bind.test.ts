@@ -14,6 +14,7 @@ describe('parseBindAddress', () => {
     ['[fe80::1%eth0]:80', { kind: 'tcp', host: 'fe80::1%eth0', port: 80, family: 6 }],
     ['unix:/tmp/tsgi.sock', { kind: 'unix', path: '/tmp/tsgi.sock' }],
     ['unix:relative.sock', { kind: 'unix', path: 'relative.sock' }],
+    ['fd://3', { kind: 'fd', fd: 3 }],
   ])('%s', (text, expected) => {
     expect(parseBindAddress(text)).toEqual(expected);
   });
@@ -33,6 +34,8 @@ describe('parseBindAddress', () => {
     ['bad_host!:80', 'neither an IP address nor a host name'],
     ['-leading.example:80', 'neither an IP address nor a host name'],
     ['unix:', 'has no socket path'],
+    ['fd://2', 'a file descriptor number of 3 or more'],
+    ['fd://x', 'a file descriptor number of 3 or more'],
   ])('rejects %s', (text, why) => {
     let error: unknown;
     try {
@@ -43,6 +46,6 @@ describe('parseBindAddress', () => {
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).message).toContain(JSON.stringify(text));
     expect((error as ConfigError).message).toContain(why);
-    expect((error as ConfigError).message).toContain('use HOST:PORT, [IPv6]:PORT, HOST or unix:PATH');
+    expect((error as ConfigError).message).toContain('use HOST:PORT, [IPv6]:PORT, HOST, unix:PATH or fd://N');
   });
 });

@@ -132,7 +132,7 @@ describe('tsgi command', () => {
     await rawRequest(server.port, 'GET /a?b=1 HTTP/1.1\r\nHost: t\r\nUser-Agent: probe/1.0\r\nReferer: http://x/\r\nConnection: close\r\n\r\n');
     await server.stop();
     expect(existsSync(log)).toBe(true);
-    expect(readFileSync(log, 'utf8')).toMatch(/^127\.0\.0\.1 - - \[\d{2}\/\w{3}\/\d{4}:\d{2}:\d{2}:\d{2} \+0000\] "GET \/a\?b=1 HTTP\/1\.1" 200 - "http:\/\/x\/" "probe\/1\.0"$/m);
+    expect(readFileSync(log, 'utf8')).toMatch(/^127\.0\.0\.1 - - \[\d{2}\/\w{3}\/\d{4}:\d{2}:\d{2}:\d{2} \+0000\] "GET \/a\?b=1 HTTP\/1\.1" 200 13 "http:\/\/x\/" "probe\/1\.0" \d+\.\d{6}$/m);
   });
 
   it('loads a TypeScript config file', () => {

@@ -74,7 +74,7 @@ function request(options: RequestOptions = {}, overrides: Record<string, unknown
     REMOTE_PORT: '52100',
     RAW_URI: '/hello?a=1',
     HTTP_HOST: 'localhost:8000',
-    'tsgi.version': [1, 0],
+    'tsgi.version': [1, 1],
     'tsgi.url_scheme': 'http',
     'tsgi.input': inputOf(parts, () => {
       if (options.chunked) environ['tsgi.trailers'] = options.trailers ?? [];
@@ -359,7 +359,7 @@ describe('server breaches', () => {
     ['an HTTP_ value holding CR LF', { HTTP_X_TRACE: 'a\r\nSet-Cookie: x' }, '§3.4'],
     ['SERVER_PROTOCOL HTTP/2', { SERVER_PROTOCOL: 'HTTP/2' }, '§3.5'],
     ['an empty SERVER_PORT', { SERVER_PORT: '' }, '§3.5'],
-    ['tsgi.version [1, 1]', { 'tsgi.version': [1, 1] }, '§3.6'],
+    ['tsgi.version [1, 0]', { 'tsgi.version': [1, 0] }, '§3.6'],
     ["tsgi.url_scheme 'ftp'", { 'tsgi.url_scheme': 'ftp' }, '§3.6'],
     ['tsgi.input without read()', { 'tsgi.input': { [Symbol.asyncIterator]: () => ({}) } }, '§3.6'],
     ['tsgi.errors without flush()', { 'tsgi.errors': { write: () => {} } }, '§3.6'],
@@ -367,7 +367,7 @@ describe('server breaches', () => {
     ['tsgi.input_terminated false', { 'tsgi.input_terminated': false }, '§3.6'],
     ['tsgi.raw_headers of flat strings', { 'tsgi.raw_headers': ['Host', 'x'] }, '§3.6'],
     ['tsgi.raw_headers with a bad name', { 'tsgi.raw_headers': [['Bad Name', 'x']] }, '§3.6'],
-    ['an unknown tsgi. key', { 'tsgi.early_hints': () => {} }, '§3.7'],
+    ['an unknown tsgi. key', { 'tsgi.late_hints': () => {} }, '§3.7'],
   ])('environ with %s', async (_name, overrides, rule) => {
     await expectBreach(callWith(overrides), 'server', rule);
   });

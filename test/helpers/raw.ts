@@ -136,3 +136,73 @@ export function parseResponses(data: Buffer, toEnd: boolean): ParsedResponse[] {
   }
   return out;
 }
+
+/** A raw connection a test drives step by step: write, wait for bytes, close. */
+export interface RawConnection {
+  socket: net.Socket;
+  /** Everything received so far. */
+  data(): Buffer;
+  write(payload: string | Buffer): void;
+  /** Resolves once what was received satisfies `check` (bounded). */
+  until(check: (received: string) => boolean, timeoutMs?: number): Promise<string>;
+  /** Resolves when the server has closed the connection (bounded); true if it did. */
+  closed(timeoutMs?: number): Promise<boolean>;
+  destroy(): void;
+}
+
+export function openRaw(port: number, host = '127.0.0.1'): Promise<RawConnection> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, host);
+    let data = Buffer.alloc(0);
+    let isClosed = false;
+    const waiters = new Set<() => void>();
+    const notify = (): void => {
+      for (const w of waiters) w();
+    };
+    socket.on('data', (d) => {
+      data = Buffer.concat([data, d]);
+      notify();
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      isClosed = true;
+      notify();
+    });
+    const wait = (done: () => boolean, what: () => string, timeoutMs: number): Promise<void> =>
+      new Promise((res, rej) => {
+        if (done()) return res();
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          rej(new Error(`timed out after ${timeoutMs} ms waiting for ${what()}; received:\n${data.toString('latin1')}`));
+        }, timeoutMs);
+        const check = (): void => {
+          if (!done()) return;
+          clearTimeout(timer);
+          waiters.delete(check);
+          res();
+        };
+        waiters.add(check);
+      });
+    socket.once('connect', () =>
+      resolve({
+        socket,
+        data: () => data,
+        write: (payload) => void socket.write(typeof payload === 'string' ? Buffer.from(payload, 'latin1') : payload),
+        async until(check, timeoutMs = 5000) {
+          await wait(() => check(data.toString('latin1')), () => String(check), timeoutMs);
+          return data.toString('latin1');
+        },
+        async closed(timeoutMs = 5000) {
+          try {
+            await wait(() => isClosed, () => 'the server to close', timeoutMs);
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        destroy: () => socket.destroy(),
+      }),
+    );
+    socket.once('error', reject);
+  });
+}

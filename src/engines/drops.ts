@@ -1,0 +1,28 @@
+/**
+ * --worker-connections: the most connections one worker holds. node:net closes a connection
+ * accepted past `maxConnections` at once ('drop'); a burst of them is logged once a second at
+ * most, with what to do, instead of once per connection.
+ */
+import type { Server } from 'node:net';
+import type { EngineOptions } from './engine.js';
+
+const LOG_EVERY_MS = 1000;
+
+export function watchDrops(server: Server, options: EngineOptions): void {
+  const limit = options.workerConnections ?? 0;
+  if (limit <= 0) return;
+  server.maxConnections = limit;
+  let dropped = 0;
+  let loggedAt = 0;
+  server.on('drop', () => {
+    dropped++;
+    const now = Date.now();
+    if (now - loggedAt < LOG_EVERY_MS) return;
+    loggedAt = now;
+    options.log.warn(
+      { dropped, limit },
+      `this worker holds ${limit} connections (--worker-connections); closed ${dropped} new connection(s) at once; raise the limit or add workers`,
+    );
+    dropped = 0;
+  });
+}

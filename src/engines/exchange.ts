@@ -1,0 +1,275 @@
+/**
+ * One request and its response, from the moment its head is accepted until it is settled: the
+ * request driver both engines share. It runs the TSGI cycle (as the cycle's Transport), feeds the
+ * body to the app (as the input's BodySource), owns the request's signal and hints (as the
+ * environ's RequestHandle), and settles the request exactly once, whatever ended it: one record
+ * for the access log, metrics, postRequest and --max-requests.
+ */
+import { TsgiError } from '../errors.js';
+import type { HttpParseError } from '../errors.js';
+import { Cycle, type Transport } from '../gateway/cycle.js';
+import { RequestInput, EMPTY_INPUT, type BodySource } from '../gateway/input.js';
+import { buildEnviron, type RequestHandle } from '../gateway/environ.js';
+import { checkResponse, emptyCheckedResponse, type CheckedResponse } from '../gateway/app-headers.js';
+import type { Chunk, Environ, Header } from '../gateway/types.js';
+import { FRAME_CLOSE, framingOf, serverResponse, type Framing, type HeadInput } from '../http/response.js';
+import type { RequestHead } from '../http/events.js';
+import type { Connection } from './driver.js';
+import type { RequestOutcome, RequestRecord } from './engine.js';
+
+/**
+ * What the engine parsed: the request head in the engine-neutral form the driver needs. The sans-IO
+ * parser's RequestHead is one, so the tsgi engine hands it over as it is.
+ */
+export type RequestStart = Pick<RequestHead, 'method' | 'target' | 'versionMinor' | 'headers' | 'contentLength' | 'chunked' | 'keepAlive' | 'expectContinue'>;
+
+const INTERNAL_ERROR = serverResponse(500, 'Internal Server Error\n');
+
+export class Exchange implements Transport, BodySource, RequestHandle {
+  readonly cycle: Cycle;
+  readonly input: RequestInput | null;
+  environ: Environ | null = null;
+  /** performance.now() when the head was complete. */
+  readonly startedAt: number;
+  /** performance.now() of the last body byte received (for --body-timeout). */
+  lastProgress: number;
+  bytesReceived = 0;
+  /** Whether the connection may persist after this response (the request's wish, then ours). */
+  keepAlive: boolean;
+  status = 0;
+  framing: Framing = FRAME_CLOSE;
+  /** The response head was handed to the engine. */
+  headSent = false;
+  /** The response is over (complete, failed or abandoned): nothing more is written for it. */
+  finished = false;
+  private settled = false;
+  /** The client got a response the server wrote (500, 504, 408...), not the app's. */
+  private serverAnswered = false;
+  private controller: AbortController | null = null;
+  private abandonReason: TsgiError | null = null;
+  /** Why the server abandoned the request, or null. */
+  get abandoned(): TsgiError | null {
+    return this.abandonReason;
+  }
+  /** Reused per connection: the head's inputs for the renderer. */
+  private readonly head: HeadInput;
+
+  constructor(
+    readonly conn: Connection,
+    readonly req: RequestStart,
+    now: number,
+  ) {
+    this.startedAt = now;
+    this.lastProgress = now;
+    this.keepAlive = req.keepAlive && conn.mayKeepAlive();
+    this.input = req.chunked || req.contentLength > 0 ? new RequestInput(this, req.expectContinue) : null;
+    this.cycle = new Cycle(this, req.method, conn.core.log);
+    this.head = conn.headInput;
+  }
+
+  /** Builds the environ and calls the app; false when the path is outside --root-path. */
+  start(): boolean {
+    const core = this.conn.core;
+    const req = this.req;
+    const environ = buildEnviron(req.method, req.target, req.versionMinor, req.headers, this.input ?? EMPTY_INPUT, this.conn.info, core.server, this);
+    if (environ === null) return false;
+    this.environ = environ;
+    core.live++;
+    core.onRequestStart?.(req.method, req.target);
+    this.cycle.run(core.app, environ);
+    return true;
+  }
+
+  /** The server answers the request itself (CONNECT, --limit-concurrency, --root-path); the app never sees it. */
+  refuse(err: HttpParseError, keepAlive: boolean): void {
+    this.conn.core.log.info({ status: err.status, code: err.code, remote: this.conn.info.remoteAddr }, `refused request: ${err.message}`);
+    this.finished = true;
+    this.keepAlive = keepAlive && this.conn.mayKeepAlive();
+    this.status = err.status;
+    this.serverAnswered = true;
+    this.conn.writeServerResponse(this, serverResponse(err.status, err.message + '\n'), this.keepAlive);
+    this.settle('refused');
+    this.conn.responseDone(this, this.keepAlive);
+  }
+
+  // ---- Transport (what the cycle calls) ------------------------------------------------------
+
+  sendHead(r: CheckedResponse, contentLength: number, noBody: boolean): void {
+    if (this.finished) return;
+    const input = this.input;
+    // RFC 9110 §10.1.1: a client still waiting for "100 Continue" has not sent its body; rather
+    // than read it, the connection closes after this response.
+    if (input !== null && input.continueUnsent && !input.ended) this.keepAlive = false;
+    const head = this.head;
+    head.versionMinor = this.req.versionMinor;
+    head.status = r.status;
+    head.statusLine = r.statusLine;
+    head.headers = r.headers;
+    head.hasDate = r.hasDate;
+    head.contentLength = contentLength;
+    head.noBody = noBody;
+    head.keepAlive = this.keepAlive && this.conn.mayKeepAlive();
+    const framing = framingOf(head);
+    this.framing = framing;
+    // RFC 9112 §6.3 (8): a body delimited by closing the connection ends it.
+    if (framing === FRAME_CLOSE) head.keepAlive = false;
+    this.keepAlive = head.keepAlive;
+    this.status = r.status;
+    this.headSent = true;
+    this.conn.headSent();
+    this.conn.writeHead(this, head, framing, r.ascii);
+  }
+
+  sendChunk(chunk: Chunk, byteLength: number): boolean {
+    if (this.finished) return true;
+    return this.conn.writeBody(this, chunk, byteLength);
+  }
+
+  waitDrain(): Promise<void> {
+    return this.finished ? Promise.resolve() : this.conn.writable();
+  }
+
+  finish(complete: boolean): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.conn.endResponse(this, complete);
+    this.settle(complete ? 'ok' : 'app-error');
+    this.conn.responseDone(this, complete && this.keepAlive);
+  }
+
+  failBeforeHead(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.keepAlive = this.keepAlive && this.conn.mayKeepAlive();
+    this.status = 500;
+    this.serverAnswered = true;
+    this.conn.writeServerResponse(this, INTERNAL_ERROR, this.keepAlive);
+    this.settle('app-error');
+    this.conn.responseDone(this, this.keepAlive);
+  }
+
+  abort(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.keepAlive = false;
+    this.input?.fail(new TsgiError('TSGI_ERR_RESPONSE_ENDED', 'the response was aborted'));
+    this.settle('app-error');
+    this.conn.destroy();
+  }
+
+  released(): void {
+    this.conn.core.requestReleased();
+  }
+
+  // ---- BodySource (what the input calls) -----------------------------------------------------
+
+  wantBody(): void {
+    if (!this.finished) this.conn.resumeBody(this);
+  }
+
+  sendContinue(): void {
+    // Bug class to avoid: a 100 Continue written after the response head is body bytes.
+    if (!this.headSent && !this.finished) this.conn.writeInterim(this, 100, null);
+  }
+
+  /** Body bytes from the engine. */
+  onBody(chunk: Uint8Array, now: number): void {
+    this.bytesReceived += chunk.length;
+    this.lastProgress = now;
+    this.input?.push(chunk);
+  }
+
+  /** The body is complete; `trailers` are a chunked body's trailer fields ([] when none). */
+  onBodyEnd(trailers: Header[] | null): void {
+    if (trailers !== null && this.environ !== null) this.environ['tsgi.trailers'] = trailers;
+    this.input?.end();
+  }
+
+  // ---- RequestHandle (what the environ's keys call) ------------------------------------------
+
+  signal(): AbortSignal {
+    if (this.controller === null) {
+      this.controller = new AbortController();
+      if (this.abandonReason !== null) this.controller.abort(this.abandonReason);
+    }
+    return this.controller.signal;
+  }
+
+  earlyHints(headers: Header[]): void {
+    if (this.finished || this.headSent) {
+      throw new TsgiError('TSGI_ERR_RESPONSE_ENDED', "tsgi.early_hints() was called after the response head was sent; send hints before startResponse's first byte");
+    }
+    // The fields are checked as any response's (hop-by-hop ones dropped); the status is 103.
+    const checked = emptyCheckedResponse();
+    checkResponse('200 OK', headers, checked);
+    // RFC 9110 §15.2: "A server MUST NOT send a 1xx response to an HTTP/1.0 client."
+    if (this.req.versionMinor === 1) this.conn.writeInterim(this, 103, checked.headers);
+  }
+
+  // ---- ending --------------------------------------------------------------------------------
+
+  /**
+   * The server gives up on the request: the client left, a timeout ran out, or the body was
+   * malformed. The app's signal aborts and its reads and writes reject with `reason`; the cycle
+   * stops sending and closes the body. `answer` is what the client gets, if it is still there
+   * and nothing was sent: none (client gone), or a status.
+   */
+  abandon(reason: TsgiError, outcome: RequestOutcome, answer: number, answerBody: string): void {
+    // A response already over has nothing to abandon (its signal never aborts).
+    if (this.finished) return;
+    this.abandonReason = reason;
+    this.finished = true;
+    this.keepAlive = false;
+    this.input?.fail(reason);
+    this.controller?.abort(reason);
+    this.cycle.cancel(reason);
+    if (answer !== 0 && !this.headSent) {
+      this.status = answer;
+      this.serverAnswered = true;
+      this.conn.writeServerResponse(this, serverResponse(answer, answerBody), false);
+      this.settle(outcome);
+      this.conn.responseDone(this, false);
+      return;
+    }
+    this.settle(outcome);
+    this.conn.destroy();
+  }
+
+  /** A body that broke the framing rules after the app started (spec §4.4). */
+  badBody(err: HttpParseError): void {
+    this.conn.core.log.info({ status: err.status, code: err.code, remote: this.conn.info.remoteAddr }, `refused request body: ${err.message}`);
+    this.abandon(err, 'refused', err.status, err.message + '\n');
+  }
+
+  /** The response ended but the app did not read the whole body: reads from now on reject. */
+  discardInput(): void {
+    this.input?.fail(new TsgiError('TSGI_ERR_RESPONSE_ENDED', 'the body was read after the response had ended'));
+  }
+
+  /** The one place every request ends: builds its record and reports it, exactly once. */
+  private settle(outcome: RequestOutcome): void {
+    if (this.settled) return;
+    this.settled = true;
+    const core = this.conn.core;
+    core.requestSettled();
+    const done = core.onRequestDone;
+    if (done === undefined) return;
+    const now = performance.now();
+    const req = this.req;
+    const record: RequestRecord = {
+      environ: this.environ,
+      method: req.method,
+      target: req.target,
+      protocol: req.versionMinor === 1 ? 'HTTP/1.1' : 'HTTP/1.0',
+      remoteAddr: this.environ?.REMOTE_ADDR ?? this.conn.info.remoteAddr,
+      status: this.status,
+      responseHeaders: this.status === 0 || this.serverAnswered ? [] : this.cycle.response.headers,
+      bytesSent: this.cycle.sent,
+      bytesReceived: this.bytesReceived,
+      startedAt: performance.timeOrigin + this.startedAt,
+      durationMs: now - this.startedAt,
+      outcome,
+    };
+    core.report(record);
+  }
+}
