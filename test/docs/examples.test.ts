@@ -21,8 +21,17 @@ const FIXTURES = fileURLToPath(new URL('./sandbox/', import.meta.url));
  * Commands that cannot run in a test, each with why. `command` is the command as written (comments
  * removed). Add yours here, rather than leave a doc command untested without a word.
  */
+const DOCKER = "needs a Docker daemon; test/deploy/dockerfile.test.ts runs the Dockerfile's steps, ENTRYPOINT and HEALTHCHECK";
+const SYSTEMD = "installs and starts units in this machine's systemd; test/deploy/sockets.test.ts runs tsgi under systemd-socket-activate";
 const SKIPPED: { doc: string; command: string; reason: string }[] = [
   { doc: 'README.md', command: 'npm ci && npm test', reason: 'runs the whole test suite, of which this test is a part' },
+  { doc: 'docs/deploying.md', command: 'docker build -t my-tsgi .', reason: DOCKER },
+  { doc: 'docs/deploying.md', command: 'docker run --rm -p 8000:8000 -p 9191:9191 my-tsgi', reason: DOCKER },
+  { doc: 'docs/deploying.md', command: 'docker run --rm -p 8000:8000 -v "$PWD:/app/srv:ro" my-tsgi srv/app:app', reason: DOCKER },
+  { doc: 'docs/deploying.md', command: 'docker run --rm -p 8080:8080 -e PORT=8080 -e WEB_CONCURRENCY=4 my-tsgi', reason: DOCKER },
+  { doc: 'docs/deploying.md', command: 'sudo cp config/tsgi.socket config/tsgi.service /etc/systemd/system/', reason: SYSTEMD },
+  { doc: 'docs/deploying.md', command: 'sudo systemctl daemon-reload && sudo systemctl enable --now tsgi.socket', reason: SYSTEMD },
+  { doc: 'docs/deploying.md', command: 'journalctl -u tsgi -o cat | jq .', reason: 'reads the journal of a systemd service, which this machine does not run' },
 ];
 
 /**

@@ -222,6 +222,11 @@ export class Sandbox {
   /** Runs one command; resolves when it exits, becomes a ready server, or `timeoutMs` passes. */
   async run(command: DocCommand, timeoutMs = 30_000): Promise<Outcome> {
     for (const [, port] of command.text.matchAll(HOST_PORT)) await this.port(port!);
+    // The directories a doc names under /run and the like exist, as the system (systemd's
+    // RuntimeDirectory=, a package) would have made them.
+    for (const root of SYSTEM_PATHS) {
+      for (const [path] of command.text.matchAll(new RegExp(`${root.replace(/\//g, '\\/')}[\\w./-]*`, 'g'))) mkdirSync(dirname(join(this.dir, path)), { recursive: true });
+    }
     const text = this.substitute(command.text);
     const proc = spawn('bash', ['-c', text], { cwd: this.dir, env: this.env(), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     this.groups.add(proc.pid!);

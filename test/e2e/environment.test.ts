@@ -24,8 +24,8 @@ describe('TSGI_* variables', () => {
       .split('\n')
       .filter((line) => line.includes('TSGI_WORKER '));
     expect(warnings).toHaveLength(1);
-    const line = JSON.parse(warnings[0]!) as { level: number; role: string; msg: string };
-    expect(line.level).toBe(40);
+    const line = JSON.parse(warnings[0]!) as { level: string; role: string; msg: string };
+    expect(line.level).toBe('warn');
     expect(line.role).toBe('master');
     expect(line.msg).toContain('did you mean TSGI_WORKERS (--workers)?');
     expect((await server.stop()).code).toBe(0);

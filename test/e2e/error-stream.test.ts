@@ -13,7 +13,7 @@ afterAll(stopAll);
 const APP = join(ROOT, 'test/fixtures/apps/errors.js:app');
 
 interface Line {
-  level: number;
+  level: string;
   role: string;
   msg: string;
 }
@@ -23,7 +23,7 @@ const lines = (server: RunningServer): Line[] =>
     .split('\n')
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as Line);
-const appLines = (server: RunningServer): string[] => lines(server).filter((l) => l.role === 'worker' && l.level === 50).map((l) => l.msg);
+const appLines = (server: RunningServer): string[] => lines(server).filter((l) => l.role === 'worker' && l.level === 'error').map((l) => l.msg);
 
 describe('tsgi.errors', () => {
   it('writes one log line per line of text, joining the pieces of a line and splitting several', async () => {

@@ -21,7 +21,7 @@ async function get(port: number, path: string): Promise<{ status: number; body: 
 const pidOf = (body: string): string => body.split(' ')[1]!;
 
 interface Line {
-  level: number;
+  level: string;
   role: string;
   pid: number;
   msg: string;
@@ -48,7 +48,7 @@ describe('unhandled rejections', () => {
 
     const reports = jsonLines(server).filter((l) => l.msg.includes('unhandled promise rejection'));
     expect(reports).toHaveLength(2);
-    expect(reports[0]!.level).toBe(50);
+    expect(reports[0]!.level).toBe('error');
     expect(reports[0]!.role).toBe('worker');
     expect(reports[0]!.msg).toContain('nobody awaited this');
     expect(reports[0]!.msg).toContain('the worker goes on serving');
@@ -77,7 +77,7 @@ describe('uncaught exceptions', () => {
     const lines = jsonLines(server);
     const reports = lines.filter((l) => l.msg.startsWith('uncaught exception'));
     expect(reports).toHaveLength(1);
-    expect(reports[0]!.level).toBe(60);
+    expect(reports[0]!.level).toBe('fatal');
     expect(String(reports[0]!.pid)).toBe(first);
     expect(reports[0]!.msg).toContain('thrown from a timer');
     expect(reports[0]!.msg).toContain('retiring');
