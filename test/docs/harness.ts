@@ -15,11 +15,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ROOT } from '../helpers/server.js';
 import { rawRequest } from '../helpers/raw.js';
+import { freePort } from '../helpers/proxy-process.js';
 import { sleep } from '../helpers/wait.js';
 
 export const SHELL_LANGUAGES = ['sh', 'bash', 'shell', 'console'];
@@ -318,17 +318,6 @@ async function stopGroup(group: number, timeoutMs: number): Promise<boolean> {
   process.kill(-group, 'SIGKILL');
   while (alive(group)) await sleep(20);
   return true;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 // ---- reading commands -------------------------------------------------------------------------
