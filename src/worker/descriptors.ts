@@ -124,7 +124,7 @@ export class Shortage {
     const which = err.code === 'ENFILE' ? 'the system is out of file descriptors (ENFILE)' : 'this worker is out of file descriptors (EMFILE)';
     this.log.warn(
       { code: err.code, connections: this.connections() },
-      `${which}: it holds ${this.connections()} connections${limit}. New connections are closed unanswered until some close; the ones open are served. Raise the limit (ulimit -n, LimitNOFILE= in systemd, --ulimit nofile= in Docker) or add workers`,
+      `${which}: it holds ${this.connections()} connections${limit}. New connections are closed unanswered until some close; the ones open are served. Raise the limit (ulimit -n, LimitNOFILE= in systemd, --ulimit nofile= in Docker), or keep --worker-connections below it`,
     );
   }
 
