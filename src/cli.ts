@@ -39,12 +39,13 @@ export async function main(argv: string[]): Promise<void> {
   process.chdir(config.chdir);
   if (config.checkConfig) {
     warnOnStderr();
+    let loaded: Awaited<ReturnType<typeof loadApp>>;
     try {
-      await loadApp(app, process.cwd());
+      loaded = await loadApp(app, process.cwd(), { interface: config.interface });
     } catch (err) {
       fail(err, EXIT_APP_LOAD_ERROR);
     }
-    process.stdout.write(`tsgi: configuration and app ${app} OK\n`);
+    process.stdout.write(`tsgi: configuration and app ${app} OK (a ${loaded.interface} app: ${loaded.reason})\n`);
     process.exit(0);
   }
   const { log, destination } = createLogger({ level: config.logLevel, format: config.logFormat, errorLog: config.errorLog, role: 'master' });

@@ -22,8 +22,12 @@ export const ERROR_CODES = [
   { code: 'TSGI_ERR_APP_NOT_FOUND', meaning: 'No file matches MODULE.' },
   { code: 'TSGI_ERR_APP_IMPORT', meaning: "The app's module threw, or failed to parse or resolve a dependency, while being imported." },
   { code: 'TSGI_ERR_APP_ATTRIBUTE', meaning: 'The module has no export (or property) named by ATTR.' },
-  { code: 'TSGI_ERR_APP_NOT_CALLABLE', meaning: 'ATTR (or what its factory returned) is not a function.' },
+  { code: 'TSGI_ERR_APP_NOT_CALLABLE', meaning: 'ATTR (or what its factory returned) is no app: not a function, nor a fetch, Express, Koa or Fastify app.' },
   { code: 'TSGI_ERR_APP_FACTORY', meaning: 'The app factory named by ATTR threw or rejected.' },
+  { code: 'TSGI_ERR_APP_INTERFACE', meaning: 'ATTR names an app of another interface than the one --interface asks for.' },
+
+  // Adapters between interfaces (tsgi/fetch, tsgi/node, tsgi/testing)
+  { code: 'TSGI_ERR_FETCH_RESPONSE', meaning: 'A fetch handler returned or resolved with something that is not a Response.' },
 
   // Serving
   { code: 'TSGI_ERR_BIND', meaning: 'The master could not listen on a --bind address.' },
@@ -40,12 +44,15 @@ export const ERROR_CODES = [
   { code: 'TSGI_ERR_RESPONSE_ENDED', meaning: 'The app read the body, wrote or sent hints after its response had ended.' },
   { code: 'TSGI_ERR_INPUT_READ', meaning: 'The app called tsgi.input.read() with an invalid size, or while another read was pending.' },
   { code: 'TSGI_ERR_APP_CONTRACT', meaning: 'The app broke the TSGI contract (startResponse, body or chunk types); the response became a 500.' },
+  { code: 'TSGI_ERR_HEADERS_SENT', meaning: 'Early hints were asked for (tsgi.early_hints) after the head of the final response was sent.' },
 
   // Requests the parser refuses, each with the status the server answers before it closes
   { code: 'TSGI_ERR_HTTP_INCOMPLETE', meaning: 'The client closed the connection in the middle of a request.', status: 400 },
   { code: 'TSGI_ERR_HTTP_LINE_ENDING', meaning: 'A line ended with a bare CR or a bare LF instead of CRLF.', status: 400 },
   { code: 'TSGI_ERR_HTTP_REQUEST_LINE', meaning: 'The request-line is not "method SP request-target SP HTTP-version".', status: 400 },
-  { code: 'TSGI_ERR_HTTP_VERSION', meaning: 'The HTTP version is not HTTP/1.0 or HTTP/1.1.', status: 400 },
+  { code: 'TSGI_ERR_HTTP_VERSION', meaning: 'The HTTP-version of the request-line is malformed.', status: 400 },
+  { code: 'TSGI_ERR_HTTP_METHOD', meaning: 'The node engine does not implement the method (llhttp parses a fixed list).', status: 501 },
+  { code: 'TSGI_ERR_HTTP_VERSION_NOT_SUPPORTED', meaning: 'The HTTP-version is well-formed but neither HTTP/1.0 nor HTTP/1.1.', status: 505 },
   { code: 'TSGI_ERR_HTTP_TARGET', meaning: 'The request-target is not in a form allowed for the method.', status: 400 },
   { code: 'TSGI_ERR_HTTP_REQUEST_LINE_TOO_LONG', meaning: 'The request-line is longer than limitRequestLine.', status: 414 },
   { code: 'TSGI_ERR_HTTP_FIELD', meaning: 'A header field line is malformed.', status: 400 },
@@ -64,6 +71,13 @@ export const ERROR_CODES = [
   { code: 'TSGI_ERR_ROOT_PATH', meaning: 'The request path is not under --root-path (SCRIPT_NAME).', status: 404 },
   { code: 'TSGI_ERR_OVERLOADED', meaning: 'The worker already had --limit-concurrency requests in flight.', status: 503 },
   { code: 'TSGI_ERR_CONNECT', meaning: 'A CONNECT request: tunnels are not part of TSGI.', status: 501 },
+
+  // Proxies in front of tsgi: forwarding headers from a trusted proxy, the PROXY protocol, TLS
+  { code: 'TSGI_ERR_FORWARDED', meaning: "A trusted proxy's Forwarded, X-Forwarded-Host or X-Forwarded-Port header is malformed.", status: 400 },
+  { code: 'TSGI_ERR_FORWARDED_CONFLICT', meaning: "A trusted proxy's forwarding headers disagree on the scheme, the client or the host.", status: 400 },
+  { code: 'TSGI_ERR_PROXY_PROTOCOL', meaning: 'A connection that must start with a PROXY protocol header did not, or its header is malformed.' },
+  { code: 'TSGI_ERR_PROXY_PROTOCOL_PEER', meaning: 'A peer not in --proxy-allow-from sent a PROXY protocol header.' },
+  { code: 'TSGI_ERR_TLS', meaning: 'The TLS settings cannot be used: a file is missing or unreadable, the key does not match the certificate, or a value is invalid.' },
 ] as const satisfies readonly ErrorCodeInfo[];
 
 export type ErrorCode = (typeof ERROR_CODES)[number]['code'];

@@ -1,5 +1,5 @@
 /**
- * The tsgi package root: the TSGI 1.0 types (docs/spec.md is their normative text), the validator
+ * The tsgi package root: the TSGI 1.1 types (docs/spec.md is their normative text), the validator
  * middleware, and the error classes every tsgi failure is an instance of.
  */
 export type * from './gateway/types.js';

@@ -16,10 +16,10 @@ export interface GunicornOnly {
   readonly instead: string;
 }
 
-const PROXY = 'put a proxy in front (Nginx, HAProxy) and see docs/gunicorn.md for what tsgi does today';
+const PROXY = "tsgi takes X-Forwarded-* and Forwarded from the peers in --forwarded-allow-ips (docs/proxies.md), and lets a proxy set no other environ key";
 const LOGGING = 'tsgi logs through pino to standard error or --error-logfile; --log-format json is for log collectors';
 const STATSD = 'tsgi sends plain StatsD (--statsd-host, --statsd-prefix) and serves Prometheus metrics (--metrics-bind), without this';
-const TLS = 'tsgi does not terminate TLS; put a proxy in front (Nginx, HAProxy) that does';
+const TLS = 'tsgi terminates TLS with node:tls (--certfile, --keyfile, docs/proxies.md), which has no such option';
 const PARSER = "tsgi's parser refuses what this would let through, and has no switch for it (docs/engines.md)";
 const HTTP2 = 'tsgi serves HTTP/1.1; put a proxy in front for HTTP/2';
 const ASGI = 'tsgi serves TSGI apps (docs/spec.md), not ASGI';
@@ -51,18 +51,10 @@ export const GUNICORN_ONLY: readonly GunicornOnly[] = [
   { flags: ['--disable-redirect-access-to-syslog'], setting: 'disable_redirect_access_to_syslog', instead: LOGGING },
   { flags: ['--dogstatsd-tags'], setting: 'dogstatsd_tags', instead: STATSD },
   { flags: ['--enable-backlog-metric'], setting: 'enable_backlog_metric', instead: STATSD },
-  { flags: ['--certfile'], setting: 'certfile', instead: TLS },
-  { flags: ['--keyfile'], setting: 'keyfile', instead: TLS },
-  { flags: ['--ca-certs'], setting: 'ca_certs', instead: TLS },
-  { flags: ['--cert-reqs'], setting: 'cert_reqs', instead: TLS },
-  { flags: ['--ssl-version'], setting: 'ssl_version', instead: TLS },
-  { flags: ['--ciphers'], setting: 'ciphers', instead: TLS },
+  { flags: ['--ssl-version'], setting: 'ssl_version', instead: 'use --ssl-min-version (Gunicorn ignores --ssl-version since 21.0)' },
   { flags: ['--suppress-ragged-eofs'], setting: 'suppress_ragged_eofs', instead: TLS },
   { flags: ['--do-handshake-on-connect'], setting: 'do_handshake_on_connect', instead: TLS },
-  { flags: ['--forwarded-allow-ips'], setting: 'forwarded_allow_ips', instead: PROXY },
   { flags: ['--forwarder-headers'], setting: 'forwarder_headers', instead: PROXY },
-  { flags: ['--proxy-protocol'], setting: 'proxy_protocol', instead: PROXY },
-  { flags: ['--proxy-allow-from'], setting: 'proxy_allow_ips', instead: PROXY },
   { flags: ['--reuse-port'], setting: 'reuse_port', instead: "workers accept from the master's sockets; there is no SO_REUSEPORT mode" },
   { flags: ['--no-sendfile'], setting: 'sendfile', instead: 'tsgi does not use sendfile(2), so there is nothing to turn off' },
   { flags: ['--initgroups'], setting: 'initgroups', instead: '--user and --group set the user and the group only' },

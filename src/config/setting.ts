@@ -8,7 +8,7 @@
  */
 import { ConfigError } from './errors.js';
 
-export type SettingType = 'int' | 'float' | 'string' | 'bool' | 'list' | 'choice' | 'hook';
+export type SettingType = 'int' | 'float' | 'string' | 'bool' | 'list' | 'map' | 'choice' | 'hook';
 
 /** Sections group settings in `tsgi --help` and docs/settings.md, in this order. */
 export const SECTIONS = [
@@ -21,6 +21,8 @@ export const SECTIONS = [
   'Process Naming',
   'Debugging',
   'Server Mechanics',
+  'Proxies',
+  'SSL',
   'Server Hooks',
 ] as const;
 export type Section = (typeof SECTIONS)[number];
@@ -159,6 +161,31 @@ export function listSetting<const N extends string>(spec: Spec<N, string[]>): Se
     }
     if (Array.isArray(raw) && raw.every((item) => typeof item === 'string')) return [...raw];
     return fail('a list of strings');
+  });
+}
+
+/**
+ * A map of names to values, as Gunicorn's dict settings (`secure_scheme_headers`). A config file
+ * gives an object; the command line and the environment give `NAME=VALUE` pairs separated by
+ * commas (an empty string is the empty map).
+ */
+export function mapSetting<const N extends string>(spec: Spec<N, Record<string, string>>): Setting<N, Record<string, string>> {
+  return build(spec, 'map', 'NAME=VALUE,...', (raw, fail) => {
+    const pairs = typeof raw === 'string' ? raw.split(',') : Array.isArray(raw) && raw.every((item) => typeof item === 'string') ? raw.flatMap((item: string) => item.split(',')) : null;
+    if (pairs !== null) {
+      const map: Record<string, string> = {};
+      for (const pair of pairs) {
+        if (pair.trim() === '') continue;
+        const eq = pair.indexOf('=');
+        if (eq <= 0) return fail(`NAME=VALUE pairs separated by commas (${JSON.stringify(pair.trim())} has no "=")`);
+        map[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
+      }
+      return map;
+    }
+    if (raw !== null && typeof raw === 'object' && !Array.isArray(raw) && Object.values(raw).every((value) => typeof value === 'string')) {
+      return { ...(raw as Record<string, string>) };
+    }
+    return fail('an object of strings, or NAME=VALUE pairs separated by commas');
   });
 }
 

@@ -7,6 +7,9 @@
  */
 import { validBindList, validMetricsBind, validStatsdHost } from './bind.js';
 import { DEFAULT_ACCESS_LOG_FORMAT } from './access-log-format.js';
+import { ConfigError } from './errors.js';
+import { addressEntryProblem } from '../http/addresses.js';
+import { TOKEN } from '../http/grammar.js';
 import {
   boolSetting,
   choiceSetting,
@@ -14,6 +17,7 @@ import {
   hookSetting,
   intSetting,
   listSetting,
+  mapSetting,
   optionalStringSetting,
   stringSetting,
   type SettingValue,
@@ -23,6 +27,39 @@ import { atLeast, between, eachNonEmpty, existingDirectory, modeMask, nonEmpty, 
 /** Gunicorn's caps: a request line longer than 8190 bytes is never accepted, nor more than 32768 fields. */
 export const MAX_REQUEST_LINE = 8190;
 export const MAX_REQUEST_FIELDS = 32768;
+
+/**
+ * A list of trusted addresses and networks (Gunicorn's `forwarded_allow_ips`, `proxy_allow_ips`):
+ * comma-separated on the command line and in the environment, as Gunicorn writes it, and each
+ * entry checked as Gunicorn checks it.
+ */
+function addressListSetting<const N extends string>(spec: Parameters<typeof listSetting<N>>[0]) {
+  const setting = listSetting({ ...spec, validate: validAddressList });
+  return {
+    ...setting,
+    coerce: (raw: unknown): string[] => setting.coerce(raw).flatMap((item) => item.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '')),
+  };
+}
+
+function validAddressList(entries: readonly string[]): void {
+  for (const entry of entries) {
+    const problem = addressEntryProblem(entry);
+    if (problem !== null) throw new ConfigError(problem);
+  }
+}
+
+/** Gunicorn's default `secure_scheme_headers`. */
+export const DEFAULT_SECURE_SCHEME_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'X-FORWARDED-PROTOCOL': 'ssl',
+  'X-FORWARDED-PROTO': 'https',
+  'X-FORWARDED-SSL': 'on',
+});
+
+/** The modes of --proxy-protocol; Gunicorn 23's boolean `proxy_protocol = True` reads as auto. */
+const PROXY_PROTOCOL_MODES = ['off', 'v1', 'v2', 'auto'] as const;
+
+/** ssl.CERT_NONE, CERT_OPTIONAL and CERT_REQUIRED, as Gunicorn's --cert-reqs takes them. */
+const CERT_REQS: Record<string, number> = { none: 0, optional: 1, required: 2, cert_none: 0, cert_optional: 1, cert_required: 2 };
 
 /** How tsgi calls a hook: awaited (startup and shutdown steps), or not (events, per request). */
 type HookTiming = 'awaited' | 'not awaited' | 'per request';
@@ -79,6 +116,21 @@ working directory, with or without its extension (\`.js\`, \`.mjs\`, \`.cjs\`, t
 \`ATTR\` is an export name or a dotted path into one, and defaults to the default export. \`ATTR\` may
 call a factory with string arguments: \`app:create()\` or \`app:create('prod')\`; a factory may be async.
 A config file may set it as \`app\`.`,
+  }),
+  choiceSetting({
+    name: 'interface',
+    section: 'Config File',
+    cli: ['--interface'],
+    meta: 'INTERFACE',
+    choices: ['auto', 'tsgi', 'fetch', 'node'],
+    default: 'auto',
+    help: 'Which interface the app speaks: TSGI, fetch (Request => Response) or node (req, res).',
+    desc: `
+\`auto\` recognises the app and logs what it chose and why: an object with a \`fetch()\` method (Hono,
+h3, itty-router, \`export default { fetch }\`) is a fetch app; an Express, connect, Koa or Fastify app
+is a node app; any other function is a TSGI app. A plain \`(request) => Response\` function needs
+\`fetch\`, a plain \`(req, res)\` function needs \`node\`: their shape cannot be told from a TSGI
+app's. docs/interfaces.md has the rules and the adapters behind them.`,
   }),
 
   // ── Server Socket ──────────────────────────────────────────────────────────────────────────
@@ -311,10 +363,13 @@ ${MAX_REQUEST_FIELDS}.`,
     meta: 'BYTES',
     default: 8190,
     validate: atLeast(0, ' (0 = no limit)'),
-    help: 'Longest header field (name, colon and value) in bytes; longer gets 431 (0 = no limit).',
+    help: 'Longest header field line in bytes, counted with its CRLF as Gunicorn counts it; longer gets 431 (0 = no limit).',
     desc: `
-Gunicorn 23 reads 0 as "no limit" (newer Gunicorn code uses the default instead); tsgi reads it as
-no limit. Large cookies or tokens may need more than the default.`,
+A field line is the name, the colon, the value with the spaces around it, and the CRLF that ends it,
+so \`X-Token: abc\` costs 14 bytes; the same value means the same bytes as in Gunicorn. The same limit
+applies to each trailer field of a chunked body. Gunicorn 23 reads 0 as "no limit" (newer Gunicorn
+code uses the default instead); tsgi reads it as no limit. Large cookies or tokens may need more than
+the default.`,
   }),
 
   // ── Logging ────────────────────────────────────────────────────────────────────────────────
@@ -647,6 +702,164 @@ sends \`gunicorn.*\`, each prefixed by \`statsdPrefix\`. The port defaults to 81
     help: 'Prefix for every StatsD metric name (a dot is added when missing).',
     desc: `
 \`--statsd-prefix app\` sends \`app.tsgi.requests\`.`,
+  }),
+
+  // ── Proxies ────────────────────────────────────────────────────────────────────────────────
+  // docs/proxies.md explains how they work together.
+  addressListSetting({
+    name: 'forwardedAllowIps',
+    section: 'Proxies',
+    cli: ['--forwarded-allow-ips'],
+    meta: 'ADDRESSES',
+    default: ['127.0.0.1', '::1'],
+    defaultText: "['127.0.0.1', '::1'], or $FORWARDED_ALLOW_IPS when set",
+    fallbackEnv: { name: 'FORWARDED_ALLOW_IPS', toText: (value) => value },
+    help: 'Proxies whose X-Forwarded-*, Forwarded and secure scheme headers are believed: addresses, CIDR networks, or *.',
+    desc: `
+Comma-separated, as in Gunicorn: \`--forwarded-allow-ips '10.0.0.0/8,fd00::/8'\`. From a peer in this
+list (and from any unix-socket peer, as in Gunicorn), \`X-Forwarded-For\` sets \`REMOTE_ADDR\` (the
+right-most hop that is not itself in the list), the secure scheme headers set \`tsgi.url_scheme\`,
+\`X-Forwarded-Host\` and \`X-Forwarded-Port\` set \`HTTP_HOST\`, \`SERVER_NAME\` and \`SERVER_PORT\`, and so
+does RFC 7239 \`Forwarded\`. From any other peer they are plain headers. \`*\` trusts every peer: use it
+only when nothing but the proxy can reach tsgi. A network must be written with its host bits
+clear (\`10.0.0.0/8\`, not \`10.0.0.1/8\`), as Gunicorn requires. The \`FORWARDED_ALLOW_IPS\`
+environment variable sets the default, as in Gunicorn. See docs/proxies.md.`,
+  }),
+  mapSetting({
+    name: 'secureSchemeHeaders',
+    section: 'Proxies',
+    cli: ['--secure-scheme-headers'],
+    default: DEFAULT_SECURE_SCHEME_HEADERS,
+    validate: (map) => {
+      for (const [name, value] of Object.entries(map)) {
+        if (!TOKEN.test(name)) throw new ConfigError(`${JSON.stringify(name)} is not a header name`);
+        if (value === '') throw new ConfigError(`the value for ${name} is empty; give the value that means https`);
+      }
+    },
+    help: 'Headers from a trusted proxy that say the request came over https, with the value that means so.',
+    desc: `
+Gunicorn's \`secure_scheme_headers\`, with its default. In a config file an object
+(\`{ 'X-Forwarded-Proto': 'https' }\`); on the command line and in \`TSGI_SECURE_SCHEME_HEADERS\`,
+\`NAME=VALUE\` pairs separated by commas; an empty string turns them all off. Names match in any case;
+values match exactly (\`https\`, not \`HTTPS\`). Each header present from a peer in
+\`forwardedAllowIps\` sets \`tsgi.url_scheme\` to \`https\` when its value matches, \`http\` otherwise;
+two that disagree get 400 (\`TSGI_ERR_FORWARDED_CONFLICT\`), as in Gunicorn 22 and later.`,
+  }),
+  (() => {
+    const setting = choiceSetting({
+      name: 'proxyProtocol',
+      section: 'Proxies',
+      cli: ['--proxy-protocol'],
+      meta: 'MODE',
+      choices: PROXY_PROTOCOL_MODES,
+      default: 'off',
+      help: 'Read a PROXY protocol header (HAProxy, AWS NLB) at the start of each connection from --proxy-allow-from.',
+      desc: `
+\`v1\` (text), \`v2\` (binary) or \`auto\` (either), as in Gunicorn 24.1 and later; Gunicorn 23's
+\`proxy_protocol = True\` reads as \`auto\`. A connection from a peer in \`proxyAllowIps\` must then start
+with a header of that version: its source address and port become \`REMOTE_ADDR\` and \`REMOTE_PORT\`
+(and the peer that \`forwardedAllowIps\` judges). A missing or malformed header, or a PROXY header from
+any other peer, closes the connection and is logged once. \`LOCAL\` and \`UNKNOWN\` headers (health
+checks) keep the connection's own addresses.`,
+    });
+    return {
+      ...setting,
+      coerce: (raw: unknown): (typeof PROXY_PROTOCOL_MODES)[number] => (raw === true ? 'auto' : raw === false ? 'off' : setting.coerce(raw)),
+    };
+  })(),
+  addressListSetting({
+    name: 'proxyAllowIps',
+    section: 'Proxies',
+    cli: ['--proxy-allow-from'],
+    meta: 'ADDRESSES',
+    default: ['127.0.0.1', '::1'],
+    help: 'Peers allowed to send a PROXY protocol header: addresses, CIDR networks, or *.',
+    desc: `
+Gunicorn's \`proxy_allow_ips\` (flag \`--proxy-allow-from\`): comma-separated addresses and CIDR
+networks, or \`*\`. Used only with \`proxyProtocol\`. Unix-socket peers are allowed, as in Gunicorn.`,
+  }),
+
+  // ── SSL ────────────────────────────────────────────────────────────────────────────────────
+  optionalStringSetting({
+    name: 'certfile',
+    section: 'SSL',
+    cli: ['--certfile'],
+    meta: 'FILE',
+    default: null,
+    validate: nonEmpty,
+    help: 'PEM certificate (chain) to serve TLS with; tsgi serves https when it is set.',
+    desc: `
+The server certificate, followed by any intermediate certificates, in PEM. With \`keyfile\` unset, the
+private key is read from this file too. The files are read when workers start, so \`kill -HUP\` serves
+a renewed certificate from the new workers; a certificate or key that cannot be used at a reload keeps
+the old workers serving (the error is logged). \`tsgi --check-config\` checks them without serving.`,
+  }),
+  optionalStringSetting({
+    name: 'keyfile',
+    section: 'SSL',
+    cli: ['--keyfile'],
+    meta: 'FILE',
+    default: null,
+    validate: nonEmpty,
+    help: 'PEM private key of the certificate (unencrypted).',
+    desc: `
+Must match \`certfile\`; a mismatch is reported by \`--check-config\` and at start
+(\`TSGI_ERR_TLS\`).`,
+  }),
+  optionalStringSetting({
+    name: 'caCerts',
+    section: 'SSL',
+    cli: ['--ca-certs'],
+    meta: 'FILE',
+    default: null,
+    validate: nonEmpty,
+    help: 'PEM certificates of the authorities that sign client certificates.',
+    desc: `
+Needed when \`certReqs\` asks for client certificates. The verified client certificate is available to
+the app.`,
+  }),
+  intSetting({
+    name: 'certReqs',
+    section: 'SSL',
+    cli: ['--cert-reqs'],
+    meta: 'MODE',
+    default: 0,
+    parse: (text) => {
+      const mode = /^[0-2]$/.test(text) ? Number(text) : CERT_REQS[text.toLowerCase()];
+      if (mode === undefined) throw new ConfigError(`expected 0, 1, 2, none, optional or required, got ${JSON.stringify(text)}`);
+      return mode;
+    },
+    validate: between(0, 2, ' (0 none, 1 optional, 2 required)'),
+    help: 'Whether clients must present a certificate: 0 (none), 1 (optional) or 2 (required).',
+    desc: `
+Gunicorn's values (\`ssl.CERT_NONE\`, \`CERT_OPTIONAL\`, \`CERT_REQUIRED\`); \`none\`, \`optional\` and
+\`required\` are accepted too. With 1, a client may send a certificate, and a certificate that does not
+verify against \`caCerts\` fails the handshake; with 2, a client without one is refused in the
+handshake.`,
+  }),
+  optionalStringSetting({
+    name: 'ciphers',
+    section: 'SSL',
+    cli: ['--ciphers'],
+    meta: 'CIPHERS',
+    default: null,
+    validate: nonEmpty,
+    help: "OpenSSL cipher list for TLS 1.2 and below (default: Node's).",
+    desc: `
+An OpenSSL cipher string such as \`ECDHE+AESGCM:ECDHE+CHACHA20\`. TLS 1.3 suites are not chosen here
+(OpenSSL configures them apart). A list that matches no cipher is reported by \`--check-config\`.`,
+  }),
+  choiceSetting({
+    name: 'sslMinVersion',
+    section: 'SSL',
+    cli: ['--ssl-min-version'],
+    meta: 'VERSION',
+    choices: ['TLSv1.2', 'TLSv1.3'],
+    default: 'TLSv1.2',
+    help: 'Oldest TLS version a client may use.',
+    desc: `
+Gunicorn has no such setting (its \`ssl_version\` is deprecated and ignored); this is the one knob
+left that matters. TLS 1.0 and 1.1 are not offered (RFC 8996 deprecates them).`,
   }),
 
   // ── Server Hooks ───────────────────────────────────────────────────────────────────────────

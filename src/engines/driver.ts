@@ -13,6 +13,7 @@ import type { App, Chunk, Header } from '../gateway/types.js';
 import type { Logger } from '../log.js';
 import { APP, CLOSE, CLOSING, CLOSED, DONE_CLOSE, DONE_KEEP, GONE, HEAD_SENT, IDLE, REQUEST, SENDING, next, type ConnectionEvent, type ConnectionState } from './connection-state.js';
 import { Exchange, type RequestStart } from './exchange.js';
+import { TIME_ORIGIN } from './clock.js';
 import type { EngineOptions, InFlightRequest, RequestRecord } from './engine.js';
 
 /** On a graceful stop, how long a connection used a moment ago may still bring its next request. */
@@ -168,6 +169,11 @@ export abstract class Connection {
   /** When the request in flight sent its first byte: --request-timeout counts from here. */
   private requestFirstByte = 0;
   private closingSince = 0;
+  /**
+   * The clock read that started the engine's current synchronous pass over this connection (0
+   * outside one): a pipelined batch or a synchronous app reads the clock once, not per event.
+   */
+  protected turnNow = 0;
   /** Reused by every response on this connection. */
   readonly headInput: HeadInput = {
     versionMinor: 1,
@@ -208,8 +214,12 @@ export abstract class Connection {
   abstract resumeBody(ex: Exchange): void;
   /** After a response that keeps the connection: carry on with the next request. */
   protected abstract nextRequest(ex: Exchange): void;
-  /** Half-close after the last response, so the peer reads everything before the FIN. */
-  protected abstract closeGracefully(): void;
+  /**
+   * Half-close after the last response, so the peer reads everything before the FIN.
+   * `peerDone`: the client itself asked to close (Connection: close, or HTTP/1.0 without
+   * keep-alive), so it sends nothing more.
+   */
+  protected abstract closeGracefully(peerDone: boolean): void;
   /** Ends the socket now. */
   abstract destroy(): void;
   /** Bytes of a next head have arrived that the driver has not been told of (node engine). */
@@ -257,10 +267,15 @@ export abstract class Connection {
     if (this.state === APP) this.move(HEAD_SENT);
   }
 
+  /** performance.now(), or the reading the current synchronous pass already took. */
+  now(): number {
+    return this.turnNow !== 0 ? this.turnNow : performance.now();
+  }
+
   /** The response to `ex` is over; the connection persists or closes. */
   responseDone(ex: Exchange, keepAlive: boolean): void {
     if (this.exchange === ex) this.exchange = null;
-    const now = performance.now();
+    const now = this.now();
     this.lastActive = now;
     if (this.state === CLOSED || this.state === CLOSING) return;
     if (keepAlive && this.mayKeepAliveAfter()) {
@@ -269,7 +284,7 @@ export abstract class Connection {
     } else {
       this.move(DONE_CLOSE);
       this.closingSince = now;
-      this.closeGracefully();
+      this.closeGracefully(!ex.req.keepAlive);
     }
   }
 
@@ -297,7 +312,7 @@ export abstract class Connection {
         responseHeaders: [],
         bytesSent: 0,
         bytesReceived: 0,
-        startedAt: performance.timeOrigin + started,
+        startedAt: TIME_ORIGIN + started,
         durationMs: now - started,
         outcome: 'refused',
       });
@@ -310,7 +325,7 @@ export abstract class Connection {
     if (this.state !== IDLE) return;
     this.move(CLOSE);
     this.closingSince = performance.now();
-    this.closeGracefully();
+    this.closeGracefully(false);
   }
 
   /** The socket is gone, whoever closed it: abandon a request in flight. */

@@ -10,11 +10,13 @@ import type { HttpParseError } from '../errors.js';
 import { Cycle, type Transport } from '../gateway/cycle.js';
 import { RequestInput, EMPTY_INPUT, type BodySource } from '../gateway/input.js';
 import { buildEnviron, type RequestHandle } from '../gateway/environ.js';
-import { checkResponse, emptyCheckedResponse, type CheckedResponse } from '../gateway/app-headers.js';
+import type { CheckedResponse } from '../gateway/app-headers.js';
+import { checkEarlyHints } from '../gateway/early-hints.js';
 import type { Chunk, Environ, Header } from '../gateway/types.js';
 import { FRAME_CLOSE, framingOf, serverResponse, type Framing, type HeadInput } from '../http/response.js';
 import type { RequestHead } from '../http/events.js';
 import type { Connection } from './driver.js';
+import { TIME_ORIGIN } from './clock.js';
 import type { RequestOutcome, RequestRecord } from './engine.js';
 
 /**
@@ -34,6 +36,8 @@ export class Exchange implements Transport, BodySource, RequestHandle {
   /** performance.now() of the last body byte received (for --body-timeout). */
   lastProgress: number;
   bytesReceived = 0;
+  /** The whole request body has been received (or there is none). */
+  bodyComplete: boolean;
   /** Whether the connection may persist after this response (the request's wish, then ours). */
   keepAlive: boolean;
   status = 0;
@@ -63,6 +67,7 @@ export class Exchange implements Transport, BodySource, RequestHandle {
     this.lastProgress = now;
     this.keepAlive = req.keepAlive && conn.mayKeepAlive();
     this.input = req.chunked || req.contentLength > 0 ? new RequestInput(this, req.expectContinue) : null;
+    this.bodyComplete = this.input === null;
     this.cycle = new Cycle(this, req.method, conn.core.log);
     this.head = conn.headInput;
   }
@@ -87,6 +92,7 @@ export class Exchange implements Transport, BodySource, RequestHandle {
     this.keepAlive = keepAlive && this.conn.mayKeepAlive();
     this.status = err.status;
     this.serverAnswered = true;
+    this.endInput();
     this.conn.writeServerResponse(this, serverResponse(err.status, err.message + '\n'), this.keepAlive);
     this.settle('refused');
     this.conn.responseDone(this, this.keepAlive);
@@ -99,7 +105,7 @@ export class Exchange implements Transport, BodySource, RequestHandle {
     const input = this.input;
     // RFC 9110 §10.1.1: a client still waiting for "100 Continue" has not sent its body; rather
     // than read it, the connection closes after this response.
-    if (input !== null && input.continueUnsent && !input.ended) this.keepAlive = false;
+    if (input !== null && input.continueUnsent && !this.bodyComplete) this.keepAlive = false;
     const head = this.head;
     head.versionMinor = this.req.versionMinor;
     head.status = r.status;
@@ -132,17 +138,20 @@ export class Exchange implements Transport, BodySource, RequestHandle {
   finish(complete: boolean): void {
     if (this.finished) return;
     this.finished = true;
+    this.endInput();
     this.conn.endResponse(this, complete);
     this.settle(complete ? 'ok' : 'app-error');
     this.conn.responseDone(this, complete && this.keepAlive);
   }
 
+  /** spec §8.6: after a 500 the state of the request (how much of its body was read) is unknown: close. */
   failBeforeHead(): void {
     if (this.finished) return;
     this.finished = true;
-    this.keepAlive = this.keepAlive && this.conn.mayKeepAlive();
+    this.keepAlive = false;
     this.status = 500;
     this.serverAnswered = true;
+    this.endInput();
     this.conn.writeServerResponse(this, INTERNAL_ERROR, this.keepAlive);
     this.settle('app-error');
     this.conn.responseDone(this, this.keepAlive);
@@ -152,7 +161,7 @@ export class Exchange implements Transport, BodySource, RequestHandle {
     if (this.finished) return;
     this.finished = true;
     this.keepAlive = false;
-    this.input?.fail(new TsgiError('TSGI_ERR_RESPONSE_ENDED', 'the response was aborted'));
+    this.endInput();
     this.settle('app-error');
     this.conn.destroy();
   }
@@ -181,6 +190,7 @@ export class Exchange implements Transport, BodySource, RequestHandle {
 
   /** The body is complete; `trailers` are a chunked body's trailer fields ([] when none). */
   onBodyEnd(trailers: Header[] | null): void {
+    this.bodyComplete = true;
     if (trailers !== null && this.environ !== null) this.environ['tsgi.trailers'] = trailers;
     this.input?.end();
   }
@@ -195,15 +205,16 @@ export class Exchange implements Transport, BodySource, RequestHandle {
     return this.controller.signal;
   }
 
+  /** spec §5.7. */
   earlyHints(headers: Header[]): void {
-    if (this.finished || this.headSent) {
-      throw new TsgiError('TSGI_ERR_RESPONSE_ENDED', "tsgi.early_hints() was called after the response head was sent; send hints before startResponse's first byte");
+    if (this.headSent || (this.finished && this.abandonReason === null)) {
+      throw new TsgiError('TSGI_ERR_HEADERS_SENT', "tsgi.early_hints() was called after the response head was sent; send hints before the response's first byte");
     }
-    // The fields are checked as any response's (hop-by-hop ones dropped); the status is 103.
-    const checked = emptyCheckedResponse();
-    checkResponse('200 OK', headers, checked);
-    // RFC 9110 §15.2: "A server MUST NOT send a 1xx response to an HTTP/1.0 client."
-    if (this.req.versionMinor === 1) this.conn.writeInterim(this, 103, checked.headers);
+    const fields = checkEarlyHints(headers);
+    // Nothing goes to a request the server abandoned; RFC 9110 §15.2: "A server MUST NOT send a
+    // 1xx response to an HTTP/1.0 client."
+    if (this.abandonReason !== null || this.req.versionMinor === 0) return;
+    this.conn.writeInterim(this, 103, fields);
   }
 
   // ---- ending --------------------------------------------------------------------------------
@@ -241,8 +252,8 @@ export class Exchange implements Transport, BodySource, RequestHandle {
     this.abandon(err, 'refused', err.status, err.message + '\n');
   }
 
-  /** The response ended but the app did not read the whole body: reads from now on reject. */
-  discardInput(): void {
+  /** spec §4.8: once the response has ended, reads of the body reject, whatever was received. */
+  private endInput(): void {
     this.input?.fail(new TsgiError('TSGI_ERR_RESPONSE_ENDED', 'the body was read after the response had ended'));
   }
 
@@ -266,7 +277,7 @@ export class Exchange implements Transport, BodySource, RequestHandle {
       responseHeaders: this.status === 0 || this.serverAnswered ? [] : this.cycle.response.headers,
       bytesSent: this.cycle.sent,
       bytesReceived: this.bytesReceived,
-      startedAt: performance.timeOrigin + this.startedAt,
+      startedAt: TIME_ORIGIN + this.startedAt,
       durationMs: now - this.startedAt,
       outcome,
     };

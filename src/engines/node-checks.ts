@@ -17,9 +17,13 @@ function refusal(code: ParseErrorCode, message: string): HttpParseError {
 }
 
 export function checkNodeRequest(req: http.IncomingMessage, limits: ParserLimits): Refusal | null {
-  // llhttp answers "GET /" (HTTP/0.9 style) as 0.9; RFC 9112 §2.3 leaves only 1.0 and 1.1 here.
+  // llhttp answers "GET /" (HTTP/0.9 style, no version at all) as 0.9: malformed here (400); a
+  // well-formed version other than 1.0 and 1.1 is 505 (RFC 9110 §15.6.6, spec §8.6).
+  if (req.httpVersionMajor === 0) {
+    return refusal('TSGI_ERR_HTTP_VERSION', 'the request-line has no HTTP-version; send HTTP/1.1 or HTTP/1.0');
+  }
   if (req.httpVersionMajor !== 1 || (req.httpVersionMinor !== 0 && req.httpVersionMinor !== 1)) {
-    return refusal('TSGI_ERR_HTTP_VERSION', `HTTP/${req.httpVersion} is not supported; send HTTP/1.1 or HTTP/1.0`);
+    return refusal('TSGI_ERR_HTTP_VERSION_NOT_SUPPORTED', `HTTP/${req.httpVersion} is not supported; send HTTP/1.1 or HTTP/1.0`);
   }
   const method = req.method!;
   const url = req.url!;
@@ -38,7 +42,11 @@ export function checkNodeRequest(req: http.IncomingMessage, limits: ParserLimits
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const value = raw[i + 1]!;
-    if (limits.maxHeaderFieldSize > 0 && name.length + 2 + value.length > limits.maxHeaderFieldSize) {
+    // The limit counts a field line with its CRLF (as the sans-IO parser and Gunicorn do). llhttp
+    // has stripped the OWS around the value, so the line is counted in the form every common
+    // client sends, "name: value" CRLF: one SP more than a line without OWS, the extra OWS of an
+    // unusual line less.
+    if (limits.maxHeaderFieldSize > 0 && name.length + value.length + 4 > limits.maxHeaderFieldSize) {
       return refusal('TSGI_ERR_HTTP_FIELD_TOO_LARGE', 'a field line is longer than the server allows; send smaller fields');
     }
     const lower = name.length === 4 || name.length === 14 || name.length === 17 ? name.toLowerCase() : '';
@@ -73,17 +81,24 @@ export function checkNodeTrailers(rawTrailers: string[]): Refusal | null {
 }
 
 /** Maps an llhttp error onto the refusal the tsgi engine makes for the same input. */
-export function clientErrorRefusal(err: NodeJS.ErrnoException & { rawPacket?: Buffer; reason?: string }): Refusal {
+export function clientErrorRefusal(err: NodeJS.ErrnoException & { rawPacket?: Buffer; reason?: string; bytesParsed?: number }): Refusal {
   const status = clientErrorStatus(err);
   const message = `${err.reason ?? err.message} (${err.code ?? 'llhttp'})`.replace(/^Parse Error: /, '');
   if (status === 431) return refusal('TSGI_ERR_HTTP_FIELD_TOO_LARGE', 'the request head is larger than the server allows; send smaller fields');
   if (status === 501) return refusal('TSGI_ERR_HTTP_UNSUPPORTED_CODING', message);
   switch (err.code) {
     case 'HPE_INVALID_METHOD':
+      // RFC 9110 §9.1: any token is a method, and an unrecognised one gets 501; llhttp knows a
+      // fixed list (docs/engines.md), so a token outside it is "not implemented", anything else 400.
+      return /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+ /.test(requestLineOf(err))
+        ? refusal('TSGI_ERR_HTTP_METHOD', 'the node engine does not implement this method (llhttp knows a fixed list); use --http tsgi for other methods')
+        : refusal('TSGI_ERR_HTTP_REQUEST_LINE', message);
     case 'HPE_INVALID_URL':
       return refusal('TSGI_ERR_HTTP_REQUEST_LINE', message);
     case 'HPE_INVALID_VERSION':
-      return refusal('TSGI_ERR_HTTP_VERSION', message);
+      return / HTTP\/[0-9]\.[0-9]\r?$/.test(requestLineOf(err))
+        ? refusal('TSGI_ERR_HTTP_VERSION_NOT_SUPPORTED', 'this HTTP version is not supported; send HTTP/1.1 or HTTP/1.0')
+        : refusal('TSGI_ERR_HTTP_VERSION', message);
     case 'HPE_INVALID_CONTENT_LENGTH':
     case 'HPE_UNEXPECTED_CONTENT_LENGTH':
       return refusal('TSGI_ERR_HTTP_CONTENT_LENGTH', message);
@@ -100,6 +115,18 @@ export function clientErrorRefusal(err: NodeJS.ErrnoException & { rawPacket?: Bu
     default:
       return refusal('TSGI_ERR_HTTP_FIELD', message);
   }
+}
+
+/** The request-line llhttp was parsing when it failed, as far as the packet holds it. */
+function requestLineOf(err: NodeJS.ErrnoException & { rawPacket?: Buffer; bytesParsed?: number }): string {
+  const packet = err.rawPacket;
+  if (packet === undefined) return '';
+  // The failing request starts after the last CRLF before the error (or at the packet's start).
+  const at = Math.min(err.bytesParsed ?? 0, packet.length);
+  const start = packet.lastIndexOf('\n', Math.max(0, at - 1));
+  const from = start === -1 || start >= at ? 0 : start + 1;
+  const end = packet.indexOf('\n', from);
+  return packet.toString('latin1', from, end === -1 ? packet.length : end);
 }
 
 /** Maps llhttp's error codes onto the statuses the tsgi engine sends for the same input. */

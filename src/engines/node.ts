@@ -22,6 +22,11 @@ import { watchDrops } from './drops.js';
 
 /** Unread request body a finished response may discard to keep the connection; beyond it, close. */
 const DISCARD_LIMIT = 1024 * 1024;
+/**
+ * Pipelined requests node:http may have parsed ahead and held here: past this many, the socket
+ * stops being read (node:http only stops on output it holds, and these have none yet).
+ */
+const QUEUE_HIGH = 32;
 
 const kConnection = Symbol('tsgi.connection');
 type TrackedSocket = net.Socket & { [kConnection]?: NodeConnection };
@@ -121,6 +126,8 @@ class NodeConnection extends Connection {
   private pendingRefusal: HttpParseError | null = null;
   private bytesAtIdle = 0;
   private discarded = 0;
+  /** The last response has not left yet: the next request waits (bounded output per connection). */
+  private waitingForFinish = false;
   private drainWaiter: Promise<void> | null = null;
 
   constructor(
@@ -144,9 +151,10 @@ class NodeConnection extends Connection {
     }
     // Node's ServerResponse would add a Date of its own; the driver sends one (or the app's).
     res.sendDate = false;
-    if (this.state !== IDLE || this.queue.length > 0) {
+    if (this.state !== IDLE || this.queue.length > 0 || this.waitingForFinish) {
       req.pause();
       this.queue.push({ req, res, expectContinue, refusal });
+      if (this.queue.length >= QUEUE_HIGH && !this.socket.isPaused()) this.socket.pause();
       return;
     }
     this.start({ req, res, expectContinue, refusal });
@@ -220,7 +228,7 @@ class NodeConnection extends Connection {
     }
     const refusal = clientErrorRefusal(err);
     const ex = this.exchange;
-    if (ex !== null && !ex.finished && ex.input !== null && !ex.input.ended) {
+    if (ex !== null && !ex.finished && !ex.bodyComplete) {
       // The head was fine but the body is not.
       ex.badBody(refusal);
       return;
@@ -304,18 +312,38 @@ class NodeConnection extends Connection {
   // ---- between requests ----------------------------------------------------------------------
 
   protected nextRequest(ex: Exchange): void {
-    const input = ex.input;
-    if (input !== null && !input.ended) {
+    if (!ex.bodyComplete) {
       // The app did not read the whole body: the data listener drops the rest (bounded).
-      ex.discardInput();
-      this.discarded = input.queued;
+      this.discarded = 0;
       this.req?.resume();
     }
+    const res = this.res;
     this.req = null;
     this.res = null;
     this.bytesAtIdle = this.socket.bytesRead;
+    if (this.queue.length === 0 && this.pendingRefusal === null) return;
+    // RFC 9112 §9.3.2: the next answer waits for this one to have left, so a client that reads
+    // nothing makes the worker hold one response, not one per request it pipelined.
+    if (res !== null && !res.writableFinished && !res.destroyed) {
+      this.waitingForFinish = true;
+      const go = (): void => {
+        res.removeListener('finish', go);
+        res.removeListener('close', go);
+        this.waitingForFinish = false;
+        this.startQueued();
+      };
+      res.on('finish', go);
+      res.on('close', go);
+      return;
+    }
+    this.startQueued();
+  }
+
+  private startQueued(): void {
+    if (this.state !== IDLE) return;
     const next = this.queue.shift();
     if (next !== undefined) {
+      if (this.queue.length < QUEUE_HIGH / 4 && this.socket.isPaused()) this.socket.resume();
       next.req.resume();
       this.start(next);
       return;
@@ -327,7 +355,7 @@ class NodeConnection extends Connection {
     }
   }
 
-  protected closeGracefully(): void {
+  protected closeGracefully(_peerDone: boolean): void {
     const res = this.res;
     // A response node:http still writes said "Connection: close": node:http ends the socket
     // once it has left. Ending it here could send the FIN ahead of it.

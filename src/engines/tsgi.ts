@@ -24,6 +24,7 @@ import type { Chunk, Header } from '../gateway/types.js';
 import { connectionInfo, pairs } from './connection-info.js';
 import { Connection, EngineCore } from './driver.js';
 import type { Exchange } from './exchange.js';
+import { TIME_ORIGIN } from './clock.js';
 import { listenOnHandle, type Engine, type EngineOptions, type InFlightRequest, type ListenHandle } from './engine.js';
 import { watchDrops } from './drops.js';
 
@@ -71,7 +72,7 @@ export class TsgiEngine implements Engine {
   }
 }
 
-class TsgiConnection extends Connection {
+export class TsgiConnection extends Connection {
   private readonly parser: RequestParser;
   private pumping = false;
   /** Reading stopped: too much unparsed input is held. */
@@ -124,7 +125,7 @@ class TsgiConnection extends Connection {
     if (this.closing) return;
     this.parser.feedEnd();
     const ex = this.exchange;
-    if (ex !== null && !ex.finished && (ex.input === null || ex.input.ended)) {
+    if (ex !== null && !ex.finished && ex.bodyComplete) {
       this.gone();
       this.socket.destroy();
       return;
@@ -136,6 +137,7 @@ class TsgiConnection extends Connection {
   private pump(now: number): void {
     if (this.pumping) return;
     this.pumping = true;
+    this.turnNow = now;
     // Responses produced while pumping (pipelined requests, array bodies) leave in one write.
     const socket = this.socket;
     const cork = !this.corked;
@@ -147,7 +149,7 @@ class TsgiConnection extends Connection {
       while (!this.closing) {
         const ex = this.exchange;
         // A request is with the app: read its body only as fast as the app takes it.
-        if (ex !== null && !this.discarding && ex.input !== null && !ex.input.ended && !ex.input.hungry) break;
+        if (ex !== null && !this.discarding && !ex.bodyComplete && !ex.input!.hungry) break;
         const ev = this.parser.next();
         if (ev === NEED_DATA) break;
         if (ev === HEAD) {
@@ -188,6 +190,7 @@ class TsgiConnection extends Connection {
       }
     } finally {
       this.pumping = false;
+      this.turnNow = 0;
       if (cork) {
         this.corked = false;
         socket.uncork();
@@ -235,7 +238,7 @@ class TsgiConnection extends Connection {
   writeHead(_ex: Exchange, head: HeadInput, framing: Framing, ascii: boolean): void {
     this.framing = framing;
     this.headAscii = ascii;
-    this.pendingHead = this.core.renderer.text(head, framing, head.keepAlive);
+    this.pendingHead = this.core.renderer.text(head, framing, head.keepAlive, TIME_ORIGIN + this.now());
   }
 
   writeBody(_ex: Exchange, chunk: Chunk, byteLength: number): boolean {
@@ -318,21 +321,22 @@ class TsgiConnection extends Connection {
   // ---- between requests ----------------------------------------------------------------------
 
   protected nextRequest(ex: Exchange): void {
-    const input = ex.input;
-    if (input !== null && !input.ended) {
+    if (!ex.bodyComplete) {
       // The app did not read the whole body: read and drop the rest (bounded) so the next
       // request on this connection starts where it should.
-      ex.discardInput();
       this.discarding = true;
-      this.discarded = input.queued;
+      this.discarded = 0;
     }
     if (!this.pumping) this.pump(performance.now());
   }
 
-  protected closeGracefully(): void {
-    // RFC 9112 §9.6: half-close first so the response is not lost to a reset; the sweep destroys
-    // a connection whose peer never closes.
-    this.socket.end();
+  protected closeGracefully(peerDone: boolean): void {
+    // RFC 9112 §9.6: half-close first so the response is not lost to a reset, then read until the
+    // peer closes (the sweep destroys a connection whose peer never does). A client that asked to
+    // close and has nothing left unread cannot cause a reset: the socket closes once the response
+    // has left, without waiting for its FIN (Nginx's lingering close makes the same call).
+    if (peerDone && this.parser.buffered === 0) this.socket.destroySoon();
+    else this.socket.end();
   }
 
   destroy(): void {

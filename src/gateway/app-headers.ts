@@ -2,32 +2,55 @@
  * Checks what an app passes to startResponse before any of it can reach the wire. A bad byte here
  * would let an app (or a client echoed by it) split the response, so nothing is repaired: the
  * response becomes a 500 and the bad value is never sent.
+ *
+ * These are the one definition of the response grammar of docs/spec.md §5.2 and §5.3: the server
+ * uses them to refuse, tsgi/validate to name the breach. Token and field-value come from the HTTP
+ * grammar the request parser uses.
  */
 import { TsgiError } from '../errors.js';
 import { reasonPhrase } from '../http/status.js';
 import type { Header } from './types.js';
+// RFC 9110 §5.6.2 token and §5.5 field-value (visible characters, SP, HTAB and obs-text; "a field
+// value MUST NOT contain CR, LF or NUL", and other controls are refused as well): the same
+// grammar the request parser applies to what clients send.
+import { FIELD_VALUE, TOKEN } from '../http/grammar.js';
 
-/** RFC 9110 §5.6.2: `token = 1*tchar`. */
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/**
- * RFC 9110 §5.5: `field-value = *field-content`, visible characters, SP, HTAB and obs-text;
- * "a field value MUST NOT contain CR, LF or NUL", and other controls are refused as well.
- */
-const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+export { FIELD_VALUE, TOKEN };
+
 /**
  * RFC 9112 §4: `status-line = HTTP-version SP status-code SP [ reason-phrase ]`; RFC 9110 §15:
  * the first digit is 1 to 5. A bare code ("200") is accepted and given its reason phrase.
  */
-const STATUS = /^([1-5]\d\d)(?:( )[\t\x20-\x7e\x80-\xff]*)?$/;
+export const STATUS = /^([1-5]\d\d)(?:( )[\t\x20-\x7e\x80-\xff]*)?$/;
 /** Most values are plain ASCII; knowing it lets the driver send head and body as one string. */
 const ASCII = /^[\t\x20-\x7e]*$/;
-const CONTENT_LENGTH = /^\d{1,15}$/;
+/** RFC 9110 §8.6: `Content-Length = 1*DIGIT`; tsgi keeps it to a safe integer (spec §5.3). */
+const CONTENT_LENGTH = /^[0-9]{1,16}$/;
 
 /**
  * RFC 9110 §7.6.1: connection-specific fields are the server's to manage; the framing fields
  * belong to the server too, because it decides how the body travels.
  */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade']);
+export const HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade']);
+
+/**
+ * The byte count a Content-Length value gives (spec §5.3), or -1 when it is not one: 1*DIGIT
+ * after leading and trailing OWS (SP and HTAB only, RFC 9110 §5.6.3), at most 2^53 - 1.
+ */
+export function parseContentLength(value: string): number {
+  let start = 0;
+  let end = value.length;
+  while (start < end && isOWS(value.charCodeAt(start))) start++;
+  while (end > start && isOWS(value.charCodeAt(end - 1))) end--;
+  const digits = start === 0 && end === value.length ? value : value.slice(start, end);
+  if (!CONTENT_LENGTH.test(digits)) return -1;
+  const n = +digits;
+  return n <= Number.MAX_SAFE_INTEGER ? n : -1;
+}
+
+function isOWS(code: number): boolean {
+  return code === 0x20 || code === 0x09;
+}
 
 /** The app passed something startResponse cannot send; the response becomes a 500. */
 export class AppHeaderError extends TsgiError {
@@ -115,9 +138,8 @@ export function checkResponse(status: unknown, headers: unknown, out: CheckedRes
     if (name.length >= 2 && name.length <= 17) {
       const lower = name.toLowerCase();
       if (lower === 'content-length') {
-        const trimmed = value.trim();
-        if (!CONTENT_LENGTH.test(trimmed)) throw new AppHeaderError(`Content-Length ${JSON.stringify(value)} is not a decimal byte count`);
-        const n = +trimmed;
+        const n = parseContentLength(value);
+        if (n < 0) throw new AppHeaderError(`Content-Length ${JSON.stringify(value)} is not a decimal byte count`);
         if (contentLength >= 0 && n !== contentLength) throw new AppHeaderError('two different Content-Length headers');
         contentLength = n;
         drop = true;

@@ -73,6 +73,8 @@ export class Cycle {
   /** The iterator ran to its end, or return() was called on it. */
   private iteratorStopped = false;
   private bodyClosed = false;
+  /** The app has returned (its body, or by throwing): only then can its body be closed. */
+  private returned = false;
   private wroteAfterEnd = false;
   private cancelReason: unknown = null;
   readonly startResponse: StartResponse;
@@ -91,21 +93,30 @@ export class Cycle {
     try {
       result = app(environ, this.startResponse);
     } catch (err) {
+      this.returned = true;
       this.fail(err);
       return;
     }
     if (Array.isArray(result)) {
+      this.returned = true;
       this.body = result;
       this.sendArray(result);
       return;
     }
     if (result !== null && typeof result === 'object' && typeof (result as Promise<Body>).then === 'function') {
       (result as Promise<Body>).then(
-        (body) => this.consume(body),
-        (err: unknown) => this.fail(err),
+        (body) => {
+          this.returned = true;
+          this.consume(body);
+        },
+        (err: unknown) => {
+          this.returned = true;
+          this.fail(err);
+        },
       );
       return;
     }
+    this.returned = true;
     this.consume(result as Body);
   }
 
@@ -159,7 +170,14 @@ export class Cycle {
       return handledRejection(err);
     }
     if (len === 0) return Promise.resolve();
-    if (this.writeChunk(chunk, len)) return Promise.resolve();
+    const more = this.writeChunk(chunk, len);
+    if (this.overflow) {
+      // spec §6.3.1: what fits was sent; the write that went past the declared length rejects,
+      // and the response is over (the connection closes).
+      this.end();
+      return handledRejection(new TsgiError('TSGI_ERR_RESPONSE_ENDED', 'write() went past the declared Content-Length; the excess was not sent'));
+    }
+    if (more) return Promise.resolve();
     return this.transport.waitDrain();
   }
 
@@ -180,20 +198,30 @@ export class Cycle {
 
   /** Arrays are the common case and already in memory: one pass, no awaiting. */
   private sendArray(body: Chunk[]): void {
-    if (this.state === CANCELLED) {
+    // The response may already be over (abandoned, or ended by a write() past its length).
+    if (this.state === CANCELLED || this.state === DONE) {
       this.closeBody();
       return;
     }
     try {
-      let known = 0;
-      for (let i = 0; i < body.length; i++) known += byteLengthOf(body[i]);
+      // The common body is one chunk: its length is taken once and serves both the head and the write.
+      const single = body.length === 1 ? byteLengthOf(body[0]) : -1;
+      let known = single;
+      if (single < 0) {
+        known = 0;
+        for (let i = 0; i < body.length; i++) known += byteLengthOf(body[i]);
+      }
       if (this.state === NEW) throw new AppContractError('the app returned without calling startResponse()');
       // When write() already sent the head, the array simply follows it.
       if (this.state === STARTED) this.sendHead(known);
-      for (let i = 0; i < body.length && !this.overflow && this.state === HEAD_SENT; i++) {
-        const chunk = body[i]!;
-        const len = byteLengthOf(chunk);
-        if (len !== 0) this.writeChunk(chunk, len);
+      if (single > 0) {
+        if (this.state === HEAD_SENT) this.writeChunk(body[0]!, single);
+      } else {
+        for (let i = 0; i < body.length && !this.overflow && this.state === HEAD_SENT; i++) {
+          const chunk = body[i]!;
+          const len = byteLengthOf(chunk);
+          if (len !== 0) this.writeChunk(chunk, len);
+        }
       }
       this.end();
     } catch (err) {
@@ -213,7 +241,7 @@ export class Cycle {
       this.fail(new AppContractError(`the app returned ${describe(body)}; return an iterable of chunks, e.g. [text]`));
       return;
     }
-    if (this.state === CANCELLED) {
+    if (this.state === CANCELLED || this.state === DONE) {
       this.closeBody();
       return;
     }
@@ -347,10 +375,21 @@ export class Cycle {
     }
     if (state === DONE) {
       this.log.error({ err }, 'the app raised after its response was complete');
+      this.closeBody();
       return;
     }
     const wasSent = state === HEAD_SENT;
     this.state = DONE;
+    const declared = this.response.contentLength;
+    if (wasSent && declared >= 0 && this.sent === declared && !this.overflow) {
+      // spec §6.3.1: every declared byte went out, so the response stands; the connection
+      // closes, since the app's state is unknown.
+      this.log.error({ err }, 'the app raised after its whole declared body was sent; the response stands and the connection will close');
+      this.transport.finish(false);
+      if (this.iterator !== null) this.stopIterator(this.iterator);
+      else this.closeBody();
+      return;
+    }
     if (err instanceof AppHeaderError) {
       this.log.error(`the app passed an invalid response to startResponse(): ${err.message}; answered 500`);
     } else if (err instanceof AppContractError) {
@@ -366,6 +405,8 @@ export class Cycle {
 
   /** spec §6.4: close() exactly once, whatever happened; then the cycle is released. */
   private closeBody(): void {
+    // Until the app returns there is nothing to close; every way it returns comes back here.
+    if (!this.returned) return;
     if (this.bodyClosed) return;
     this.bodyClosed = true;
     const body = this.body;

@@ -4,6 +4,10 @@
  */
 import type { Environ, ErrorStream, Header, InputStream } from './types.js';
 import { SERVER_SOFTWARE } from '../version.js';
+import { decodePath, splitTarget, type TargetParts } from '../http/target.js';
+
+/** Reused by every request: splitting a target allocates only its part strings. */
+const TARGET_PARTS: TargetParts = { authority: null, path: '', query: '', fragment: null };
 
 /**
  * What the environ's lazy and callable keys reach: the request driver's handle on this request.
@@ -46,6 +50,10 @@ const SIGNAL: PropertyDescriptor = {
   get(this: { [kHandle]: RequestHandle }): AbortSignal {
     return this[kHandle].signal();
   },
+  // spec §3.1: the app may change any key, this one included (a deadline middleware replaces it).
+  set(this: object, value: unknown): void {
+    Object.defineProperty(this, 'tsgi.signal', { value, writable: true, enumerable: true, configurable: true });
+  },
   enumerable: true,
   configurable: true,
 };
@@ -53,6 +61,29 @@ const SIGNAL: PropertyDescriptor = {
 /** Header name → environ key, or null when the name is not mapped. Names repeat, so cache them. */
 const keyCache = new Map<string, string | null>();
 const KEY_CACHE_MAX = 2048;
+
+// The keys of the last request's fields, by position: clients (and proxies) send the same fields in
+// the same order, so comparing a name with the one at its position usually saves the hash lookup.
+const lastNames: string[] = [];
+const lastKeys: (string | null)[] = [];
+
+function environKeyAt(name: string, position: number): string | null {
+  if (lastNames[position] === name) return lastKeys[position]!;
+  const key = environKey(name);
+  if (position < 64) {
+    lastNames[position] = own(name);
+    lastKeys[position] = key;
+  }
+  return key;
+}
+
+/**
+ * A copy of a name that holds no reference to the request head it was cut from (V8 keeps the whole
+ * head alive behind a long substring), for names kept in the caches beyond the request.
+ */
+function own(name: string): string {
+  return name.length < 13 ? name : Buffer.from(name, 'latin1').toString('latin1');
+}
 
 function environKey(name: string): string | null {
   let key = keyCache.get(name);
@@ -64,29 +95,8 @@ function environKey(name: string): string | null {
   // could forge a field a proxy sets. Such names stay visible only in tsgi.raw_headers.
   else if (upper.includes('_')) key = null;
   else key = 'HTTP_' + upper.replaceAll('-', '_');
-  if (keyCache.size < KEY_CACHE_MAX) keyCache.set(name, key);
+  if (keyCache.size < KEY_CACHE_MAX) keyCache.set(own(name), key);
   return key;
-}
-
-/** Percent-decodes a path and reads the bytes as UTF-8 (spec §3.2); invalid UTF-8 → U+FFFD. */
-export function decodePath(path: string): string {
-  if (!path.includes('%')) return path;
-  try {
-    return decodeURIComponent(path);
-  } catch {
-    const bytes = Buffer.allocUnsafe(path.length);
-    let n = 0;
-    for (let i = 0; i < path.length; i++) {
-      const c = path.charCodeAt(i);
-      if (c === 0x25 && i + 2 < path.length && /^[0-9A-Fa-f]{2}$/.test(path.slice(i + 1, i + 3))) {
-        bytes[n++] = parseInt(path.slice(i + 1, i + 3), 16);
-        i += 2;
-      } else {
-        bytes[n++] = c;
-      }
-    }
-    return bytes.toString('utf8', 0, n);
-  }
 }
 
 /**
@@ -103,32 +113,11 @@ export function buildEnviron(
   server: ServerInfo,
   handle: RequestHandle,
 ): Environ | null {
-  let path: string;
-  let query = '';
-  let authority: string | null = null;
-  const q = target.indexOf('?');
-  if (target.charCodeAt(0) === 0x2f /* / */) {
-    path = q === -1 ? target : target.slice(0, q);
-    if (q !== -1) query = target.slice(q + 1);
-  } else if (target === '*') {
-    path = '*';
-  } else {
-    // RFC 9112 §3.2.2 absolute-form: "the server MUST ignore the received Host header field (if
-    // any) and instead use the host information of the request-target".
-    const start = target.indexOf('://') + 3;
-    let end = start;
-    while (end < target.length) {
-      const c = target.charCodeAt(end);
-      if (c === 0x2f || c === 0x3f) break;
-      end++;
-    }
-    authority = target.slice(start, end);
-    const rest = target.slice(end);
-    const rq = rest.indexOf('?');
-    path = rq === -1 ? rest : rest.slice(0, rq);
-    if (rq !== -1) query = rest.slice(rq + 1);
-    if (path === '') path = '/';
-  }
+  // spec §3.2: the fragment (RFC 3986 §3.5) is not part of PATH_INFO or QUERY_STRING; RAW_URI keeps it.
+  const parts = splitTarget(target, TARGET_PARTS);
+  const path = parts.path;
+  const query = parts.query;
+  const authority = parts.authority;
   let pathInfo = path === '*' ? '*' : decodePath(path);
   let scriptName = server.scriptName;
   if (scriptName !== '') {
@@ -143,15 +132,18 @@ export function buildEnviron(
   }
 
   const raw: Header[] = new Array(headers.length >> 1);
-  const environ: Environ = {
+  // Still a TSGI 1.0 environ (version [1, 0], no tsgi.signal or tsgi.early_hints) until the request
+  // driver builds the 1.1 one; the cast only lets it compile against the 1.1 type.
+  const environ = {
     REQUEST_METHOD: method,
     SCRIPT_NAME: scriptName,
     PATH_INFO: pathInfo,
     QUERY_STRING: query,
     CONTENT_TYPE: '',
     CONTENT_LENGTH: '',
-    SERVER_NAME: conn.serverName,
-    SERVER_PORT: conn.serverPort,
+    // Set below: from Host when the request names one, else from the connection.
+    SERVER_NAME: '',
+    SERVER_PORT: '',
     SERVER_PROTOCOL: versionMinor === 1 ? 'HTTP/1.1' : 'HTTP/1.0',
     SERVER_SOFTWARE,
     REMOTE_ADDR: conn.remoteAddr,
@@ -170,24 +162,32 @@ export function buildEnviron(
     [kHandle]: handle,
   } as Omit<Environ, 'tsgi.signal'> as Environ;
   const env = environ as Record<string, unknown>;
+  let typeSeen = false;
   for (let i = 0, j = 0; i < headers.length; i += 2, j++) {
     const name = headers[i]!;
     const value = headers[i + 1]!;
     raw[j] = [name, value];
-    const key = environKey(name);
+    const key = environKeyAt(name, j);
     if (key === null) continue;
     const prev = env[key];
-    // RFC 9110 §5.3: repeated field lines combine, in order, as a comma-separated list; cookies
-    // are joined with "; " (RFC 6265 §5.4).
-    if (typeof prev === 'string' && (prev !== '' || key.charCodeAt(0) === 0x48 /* H */)) {
+    // RFC 9110 §5.3: repeated field lines combine, in order, as a comma-separated list, empty
+    // values included (spec §3.4.1); cookies are joined with "; " (RFC 6265 §5.4). CONTENT_TYPE
+    // starts as '' meaning absent, so its first line is told apart by `typeSeen`.
+    if (typeof prev === 'string' && (key.charCodeAt(0) === 0x48 /* H */ || (key === 'CONTENT_TYPE' && typeSeen))) {
       env[key] = prev + (key === 'HTTP_COOKIE' ? '; ' : ', ') + value;
     } else {
       env[key] = value;
+      if (key === 'CONTENT_TYPE') typeSeen = true;
     }
   }
   if (authority !== null) env.HTTP_HOST = authority;
   const host = environ.HTTP_HOST;
-  if (host !== undefined && host !== '') fillServerFromHost(environ, host, conn.scheme);
+  if (host !== undefined && host !== '') {
+    fillServerFromHost(environ, host, conn.scheme);
+  } else {
+    environ.SERVER_NAME = conn.serverName;
+    environ.SERVER_PORT = conn.serverPort;
+  }
   // Defined last, after the header keys, so every environ goes through the same shapes.
   Object.defineProperty(environ, 'tsgi.signal', SIGNAL);
   return environ;

@@ -53,7 +53,8 @@ export class RequestInput implements InputStream {
   }
 
   push(chunk: Uint8Array): void {
-    if (chunk.length === 0) return;
+    // After fail() nothing more is read: what still arrives is the server's to discard.
+    if (chunk.length === 0 || this.failure !== null) return;
     if (this.waiting !== null) {
       const size = this.waitingSize;
       if (size > 0 && chunk.length > size) {
@@ -73,10 +74,17 @@ export class RequestInput implements InputStream {
     if (this.waiting !== null && this.queued === 0) this.resolve(EMPTY);
   }
 
+  /**
+   * From now on every read rejects with `err` (spec §4.4, §4.8: the body was truncated or
+   * malformed, the request was abandoned, or its response ended), whatever was queued.
+   */
   fail(err: Error): void {
-    if (this.ended) return;
+    if (this.failure !== null) return;
     this.ended = true;
     this.failure = err;
+    this.queue.length = 0;
+    this.head = 0;
+    this.queued = 0;
     if (this.waitingFail !== null) {
       const reject = this.waitingFail;
       this.waiting = null;
@@ -93,9 +101,11 @@ export class RequestInput implements InputStream {
   read(size?: number | null): Promise<Uint8Array> {
     let want = -1;
     if (size !== undefined && size !== null && size !== Infinity && !(size < 0)) {
-      if (typeof size !== 'number' || !Number.isInteger(size) || size === 0) return Promise.reject(badSize(size));
+      const bad = badSize(size);
+      if (bad !== null) return Promise.reject(bad);
       want = size;
     }
+    // spec §4.3: the pending read is left alone.
     if (this.waiting !== null) {
       return Promise.reject(new TsgiError('TSGI_ERR_INPUT_READ', 'tsgi.input.read() was called while a previous read is pending; await each read before the next'));
     }
@@ -150,17 +160,28 @@ export class RequestInput implements InputStream {
   }
 }
 
-function badSize(size: unknown): TsgiError {
-  return new TsgiError('TSGI_ERR_INPUT_READ', `tsgi.input.read(${String(size)}): the size must be a positive integer, or omitted to read any amount`);
+/**
+ * spec §4.1: a size that is not a number rejects with a TypeError; 0, NaN and fractions with a
+ * RangeError (an empty result would look like the end). Both carry the code TSGI_ERR_INPUT_READ.
+ * null for a size that reads at most `size` bytes.
+ */
+function badSize(size: unknown): Error | null {
+  if (typeof size !== 'number') {
+    return coded(new TypeError(`tsgi.input.read(${typeof size}): the size must be a number; pass a positive integer, or nothing`));
+  }
+  if (size > 0 && Number.isInteger(size)) return null;
+  return coded(new RangeError(`tsgi.input.read(${size}): the size must be a positive integer; pass nothing to read any amount`));
+}
+
+function coded<E extends Error>(err: E): E & { code: 'TSGI_ERR_INPUT_READ' } {
+  return Object.assign(err, { code: 'TSGI_ERR_INPUT_READ' as const });
 }
 
 /** The input of a request without a body: shared, since it holds no state. */
 export const EMPTY_INPUT: InputStream = {
   read(size?: number | null): Promise<Uint8Array> {
-    if (size !== undefined && size !== null && size !== Infinity && !(size < 0) && (typeof size !== 'number' || !Number.isInteger(size) || size === 0)) {
-      return Promise.reject(badSize(size));
-    }
-    return Promise.resolve(EMPTY);
+    const bad = size === undefined || size === null || size === Infinity || size < 0 ? null : badSize(size);
+    return bad === null ? Promise.resolve(EMPTY) : Promise.reject(bad);
   },
   async *[Symbol.asyncIterator](): AsyncIterator<Uint8Array> {},
 };

@@ -1,5 +1,5 @@
 /**
- * The TSGI 1.0 contract between a server and an application.
+ * The TSGI 1.1 contract between a server and an application.
  *
  * docs/spec.md is the normative text; these types are its machine-checked half. Anything a server
  * passes to an app, or an app hands back, is described here and nowhere else.
@@ -33,10 +33,11 @@ export type StartResponse = (status: string, headers: Header[], excInfo?: unknow
 /** `environ['tsgi.input']`: the request body as a byte stream (spec §4). */
 export interface InputStream extends AsyncIterable<Uint8Array> {
   /**
-   * Resolves with up to `size` bytes (any amount when `size` is omitted or negative); an empty
-   * array means the body has ended. Never reads past the end of this request's body.
+   * Resolves with 1 to `size` bytes for a positive integer `size`, any amount for `undefined`,
+   * `null`, `Infinity` or a negative number; an empty array means the body has ended. `0`, `NaN`
+   * and fractions reject with a RangeError (spec §4.1). Never reads past this request's body.
    */
-  read(size?: number): Promise<Uint8Array>;
+  read(size?: number | null): Promise<Uint8Array>;
 }
 
 /** `environ['tsgi.errors']`: where an app writes diagnostics; it goes to the server's error log. */
@@ -44,6 +45,20 @@ export interface ErrorStream {
   write(message: string): void;
   flush(): void;
 }
+
+/**
+ * `environ['tsgi.early_hints'](headers)` (spec §5.7): sends a `103 Early Hints` interim response
+ * with these fields before the final response (nothing on HTTP/1.0). Throws a TsgiError with code
+ * `TSGI_ERR_HEADERS_SENT` once the final response's head was sent.
+ */
+export type EarlyHints = (headers: Header[]) => void;
+
+/**
+ * `environ['tsgi.upgrade']` (spec §3.10): present only on a request that carries `Upgrade`. It
+ * hands the app the connection; its exact signature is defined together with the server side of
+ * the extension, so this type only says that it is a function.
+ */
+export type Upgrade = (...args: unknown[]) => unknown;
 
 /** The per-request dictionary handed to the app (spec §3). */
 export interface Environ {
@@ -73,13 +88,15 @@ export interface Environ {
   /** Trailer fields of a chunked request body, available once `tsgi.input` has ended. */
   'tsgi.trailers'?: Header[];
   /**
-   * Aborted when the server abandons the request before its response is complete (the client
-   * left, --request-timeout, a malformed or stalled body); `reason` is a TsgiError saying which.
-   * Created when first read.
+   * Aborted when the server abandons the request before its response is complete (spec §3.9):
+   * the client left, a timeout ran out, the request body was malformed. Its `reason` is a
+   * TsgiError whose `code` says which. Never aborted after the response completed.
    */
   'tsgi.signal': AbortSignal;
-  /** Sends 103 Early Hints with these fields before the final response (a no-op on HTTP/1.0). */
-  'tsgi.early_hints': (headers: Header[]) => void;
+  /** Sends a 103 Early Hints response (spec §5.7). */
+  'tsgi.early_hints': EarlyHints;
+  /** Only on a request that carries `Upgrade` (spec §3.10). */
+  'tsgi.upgrade'?: Upgrade;
   [key: `HTTP_${string}`]: string | undefined;
   [key: string]: unknown;
 }

@@ -6,8 +6,8 @@
 let cached = new Date().toUTCString();
 let cachedAt = Date.now();
 
-export function httpDate(): string {
-  const now = Date.now();
+/** The IMF-fixdate for `now` (ms since the epoch; the clock when omitted). */
+export function httpDate(now = Date.now()): string {
   if (now - cachedAt >= 1000) {
     cached = new Date(now).toUTCString();
     cachedAt = now - (now % 1000);

@@ -45,7 +45,7 @@ export interface ParserLimits {
   maxRequestLine: number;
   /** Most header fields; more → 431. */
   maxHeaderCount: number;
-  /** Longest header field line (name, colon, value) in bytes; longer → 431. */
+  /** Longest header (or trailer) field line in bytes, its CRLF included, as Gunicorn counts it; longer → 431. */
   maxHeaderFieldSize: number;
 }
 

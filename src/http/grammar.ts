@@ -1,8 +1,9 @@
 /**
  * The ABNF of RFC 9110 / RFC 9112 / RFC 3986 that the request parser needs, compiled once into
- * regular expressions and byte tables. Every pattern is anchored and built so that no input can
- * make it backtrack more than linearly (the alternatives inside each repetition start with
- * disjoint characters).
+ * regular expressions and byte tables. This is the one place the grammar is written: the parser's
+ * fast and slow paths, the node engine's checks and the response-header checks all use it. Every
+ * pattern is anchored and built so that no input can make it backtrack more than linearly (the
+ * alternatives inside each repetition start with disjoint characters).
  *
  * The strings tested here are latin1 decodings of the received bytes, so one character is one
  * byte and `\x80-\xff` stands for obs-text.
@@ -11,49 +12,78 @@
 // RFC 9110 §5.6.2: tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
 //                          "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
 const TCHAR = "!#$%&'*+\\-.^_`|~0-9A-Za-z";
+// RFC 9110 §5.5: field-vchar = VCHAR / obs-text; field-content allows SP and HTAB between them.
+// So a field value with its OWS is any run of HTAB, SP, VCHAR and obs-text: no CTL, no DEL.
+const FIELD_CHAR = '\\t\\x20-\\x7e\\x80-\\xff';
+// What a request-target may hold on the request-line: visible characters and obs-text, never SP
+// or a control. The target's own grammar (below) is checked once the line is split.
+const TARGET_CHAR = '\\x21-\\x7e\\x80-\\xff';
+
+// The grammar of a request head, written once. Every head regex below is built from these sources,
+// so the fast path (WELL_FORMED_HEAD over a whole head, FIELD_LINES over a section) and the
+// line-by-line slow path that names what is wrong (REQUEST_LINE, FIELD_LINE) accept exactly the
+// same lines. The slow path's procedural checks only explain a line these refused; they never
+// decide validity.
+//
+// RFC 9112 §5: field-line = field-name ":" OWS field-value OWS. A line that starts with SP or
+// HTAB (obs-fold, RFC 9112 §5.2) cannot match: the name needs a tchar. Nor can whitespace before
+// the colon (RFC 9112 §5.1).
+const FIELD_LINE_SOURCE = `[${TCHAR}]+:[${FIELD_CHAR}]*`;
+// RFC 9112 §3: request-line = method SP request-target SP HTTP-version; method = token
+// (RFC 9110 §9.1); tsgi speaks HTTP/1.1 and HTTP/1.0 only (RFC 9112 §2.3).
+const REQUEST_LINE_SOURCE = `[${TCHAR}]+ [${TARGET_CHAR}]+ HTTP/1\\.[01]`;
+
 /** RFC 9110 §5.6.2: token = 1*tchar */
 export const TOKEN = new RegExp(`^[${TCHAR}]+$`);
 
-// RFC 9110 §5.5: field-vchar = VCHAR / obs-text; field-content allows SP and HTAB between them.
-// So after OWS is stripped, a valid value is any run of HTAB, SP, VCHAR and obs-text: no CTL.
-const FIELD_CHAR = '\\t\\x20-\\x7e\\x80-\\xff';
 /** A field value, OWS included: HTAB / SP / VCHAR / obs-text only (no CR, LF, NUL or other CTL). */
 export const FIELD_VALUE = new RegExp(`^[${FIELD_CHAR}]*$`);
 
-/**
- * RFC 9112 §5: field-line = field-name ":" OWS field-value OWS, each followed by CRLF.
- * Matches a whole run of field lines at once, so a well-formed section costs one regex run. A
- * line that starts with SP or HTAB (obs-fold, RFC 9112 §5.2) cannot match: the name needs a tchar.
- */
-export const FIELD_LINES = new RegExp(`^(?:[${TCHAR}]+:[${FIELD_CHAR}]*\\r\\n)*$`);
+/** One field line, without its CRLF. */
+export const FIELD_LINE = new RegExp(`^${FIELD_LINE_SOURCE}$`);
+
+/** A whole run of field lines, each with its CRLF, so a well-formed section costs one regex run. */
+export const FIELD_LINES = new RegExp(`^(?:${FIELD_LINE_SOURCE}\\r\\n)*$`);
 
 /**
- * A whole head in its common, well-formed shape: method SP target SP "HTTP/1.0"|"HTTP/1.1" CRLF,
- * where the target is any run of visible characters (its own grammar is checked apart), then the
- * field lines, then the empty line. Sticky: it runs from the start of a decoded buffer and stops
- * at the first empty line, where its lastIndex lands. A head that fails it may still be valid
- * (or invalid in a way worth naming); the slower path decides.
+ * FIELD_LINES followed by the empty line, sticky, so it can start after the request-line (set
+ * lastIndex) and stop at the end of the head without slicing the decoded string.
  */
-export const WELL_FORMED_HEAD = new RegExp(
-  `[${TCHAR}]+ [\\x21-\\x7e\\x80-\\xff]+ HTTP/1\\.[01]\\r\\n(?:[${TCHAR}]+:[${FIELD_CHAR}]*\\r\\n)*\\r\\n`,
-  'y',
-);
+export const FIELD_LINES_AT = new RegExp(`(?:${FIELD_LINE_SOURCE}\\r\\n)*\\r\\n`, 'y');
+
+/** One request-line, without its CRLF; the target's own form is checked apart (checkTarget). */
+export const REQUEST_LINE = new RegExp(`^${REQUEST_LINE_SOURCE}$`);
+
+/**
+ * A whole head: the request-line, the field lines, then the empty line. Sticky: it runs from the
+ * start of a decoded buffer and stops at the first empty line, where its lastIndex lands. A head
+ * that fails it is invalid, or not complete yet; the slow path finds out which line and why.
+ */
+export const WELL_FORMED_HEAD = new RegExp(`${REQUEST_LINE_SOURCE}\\r\\n(?:${FIELD_LINE_SOURCE}\\r\\n)*\\r\\n`, 'y');
 
 // RFC 3986 §2: unreserved = ALPHA / DIGIT / "-" / "." / "_" / "~"
 //              sub-delims = "!" / "$" / "&" / "'" / "(" / ")" / "*" / "+" / "," / ";" / "="
 //              pct-encoded = "%" HEXDIG HEXDIG
 const UNRESERVED_SUB_DELIMS = "A-Za-z0-9\\-._~!$&'()*+,;=";
 const PCT_ENCODED = '%[0-9A-Fa-f]{2}';
-// RFC 3986 §3.3: pchar = unreserved / pct-encoded / sub-delims / ":" / "@"
-// RFC 3986 §3.4: query = *( pchar / "/" / "?" )
-// A path segment run and a query share every character except that the path stops at "?", so
-// "/", "?" and pchar together describe path-and-query once the first "/" is in place.
-const PATH_QUERY_CHAR = `[${UNRESERVED_SUB_DELIMS}:@/?]|${PCT_ENCODED}`;
 
-/** RFC 9112 §3.2.1: origin-form = absolute-path [ "?" query ]; absolute-path = 1*( "/" segment ) */
-export const ORIGIN_FORM = new RegExp(`^/(?:${PATH_QUERY_CHAR})*$`);
-/** The common case of ORIGIN_FORM without percent-encoding; tested first because it is cheaper. */
-export const ORIGIN_FORM_PLAIN = new RegExp(`^/[${UNRESERVED_SUB_DELIMS}:@/?]*$`);
+// The path, query and fragment of a request-target. RFC 3986 §3.3-§3.5 allow pchar, "/" and "?"
+// there, but real clients also send the visible characters RFC 3986 leaves out (" < > \ ^ ` { | })
+// and raw bytes 0x80-0xFF (a UTF-8 path from a client that does not percent-encode), and
+// Gunicorn, h11 and node:http serve them. None of them can change where a request ends, so tsgi
+// accepts them too. What stays refused: SP and controls (they end or break the request-line), and
+// a "%" that does not start a pct-encoded octet, whose meaning differs from one decoder to the
+// next (a classic way to make a proxy and an app disagree on a path). "#" starts the fragment
+// (RFC 3986 §3.5): RFC 9112 §3.2 leaves it out of a request-target, but clients send one, so it is
+// accepted, and kept out of the path and the query.
+const PATH_CHAR = '\\x21\\x22\\x24\\x26-\\x7e\\x80-\\xff'; // visible and obs-text but "#" and "%"
+const PATH_QUERY = `(?:[${PATH_CHAR}]|${PCT_ENCODED})*`;
+const FRAGMENT = `(?:#(?:[#${PATH_CHAR}]|${PCT_ENCODED})*)?`;
+
+/** RFC 9112 §3.2.1: origin-form = absolute-path [ "?" query ], widened as described above. */
+export const ORIGIN_FORM = new RegExp(`^/${PATH_QUERY}${FRAGMENT}$`);
+/** The common case of ORIGIN_FORM: no "%" and no "#"; tested first because it is cheaper. */
+export const ORIGIN_FORM_PLAIN = new RegExp(`^/[${PATH_CHAR}]*$`);
 
 /**
  * RFC 3986 §3.2.2: reg-name = *( unreserved / pct-encoded / sub-delims ), which also covers
@@ -93,8 +123,9 @@ export function isAuthorityForm(target: string): boolean {
 // (RFC 9110 §4.2); "A sender MUST NOT generate an "http" URI with an empty host identifier. A
 // recipient that processes such a URI reference MUST reject it as invalid" (RFC 9110 §4.2.1).
 const ABSOLUTE_PREFIX = /^[Hh][Tt][Tt][Pp][Ss]?:\/\//;
-// RFC 3986 §3.3: path-abempty = *( "/" segment ), then [ "?" query ]
-const PATH_ABEMPTY_QUERY = new RegExp(`^(?:[/?](?:${PATH_QUERY_CHAR})*)?$`);
+// RFC 3986 §3.3: path-abempty = *( "/" segment ), then [ "?" query ], then the fragment, all
+// widened as for the origin-form.
+const PATH_ABEMPTY_QUERY = new RegExp(`^(?:[/?]${PATH_QUERY})?${FRAGMENT}$`);
 
 /**
  * Whether `target` is an absolute-form http(s) URI that tsgi accepts. RFC 9110 §4.2.4: userinfo
@@ -108,7 +139,7 @@ export function isAbsoluteForm(target: string): boolean {
   let authorityEnd = target.length;
   for (let i = authorityStart; i < target.length; i++) {
     const c = target.charCodeAt(i);
-    if (c === 0x2f /* / */ || c === 0x3f /* ? */) {
+    if (c === 0x2f /* / */ || c === 0x3f /* ? */ || c === 0x23 /* # */) {
       authorityEnd = i;
       break;
     }

@@ -4,8 +4,9 @@
  * objects and no closures.
  *
  * How it stays fast and linear:
- * - A head is found with one native search for CRLFCRLF, decoded once as latin1, validated with
- *   one regex run over all field lines, then split with string searches.
+ * - A head is decoded once as latin1 and validated with one regex run (grammar.ts), then split
+ *   with string searches. A head that fails the regex goes line by line through the same grammar,
+ *   which finds the line at fault and says what is wrong with it.
  * - Body bytes are handed out as views of the fed buffers; they are never accumulated.
  * - Bytes are copied only when a head or chunk-size line spans feeds, into a buffer that grows by
  *   doubling, and every search resumes where the previous one stopped.
@@ -30,15 +31,18 @@ import { parseError } from './errors.js';
 import {
   CHUNK_EXT,
   DIGITS,
+  FIELD_LINE,
   FIELD_LINES,
+  FIELD_LINES_AT,
   FIELD_VALUE,
-  WELL_FORMED_HEAD,
   HEX_VALUE,
   HTTP_VERSION_SHAPE,
   ORIGIN_FORM,
   ORIGIN_FORM_PLAIN,
+  REQUEST_LINE,
   TOKEN,
   TRANSFER_CODING,
+  WELL_FORMED_HEAD,
   isAbsoluteForm,
   isAuthorityForm,
   isHostValue,
@@ -79,39 +83,30 @@ const S_ERROR = 10;
 /**
  * RFC 9110 §6.5.1: "Many fields cannot be processed outside the header section because their
  * evaluation is necessary prior to receiving the content, such as those that describe message
- * framing, routing, authentication, request modifiers, response controls, or content format."
- * Such trailers are refused (400) rather than dropped, so that nothing downstream can mistake
- * them for header fields.
+ * framing, routing, authentication, ...". A trailer field is never merged into the header fields
+ * (RFC 9110 §6.5.1: "A recipient MUST NOT merge a trailer field into a header section unless
+ * ..."): the app sees trailers apart, in `tsgi.trailers`. So only the fields whose presence in a
+ * trailer section could make something in the path act on them are refused (400): framing and
+ * connection management, routing, and credentials. The others (Content-Type, Vary, Expires,
+ * digests, ...) are accepted as trailers, as Gunicorn, h11 and node:http accept them.
  */
 export const FORBIDDEN_TRAILERS = new Set([
-  // framing
+  // framing (RFC 9112 §6, RFC 9110 §6.6.2)
   'content-length',
   'transfer-encoding',
   'trailer',
-  // routing and connection management
+  // connection management and routing (RFC 9110 §7)
   'host',
   'connection',
   'keep-alive',
   'proxy-connection',
   'te',
   'upgrade',
-  // authentication
+  'max-forwards',
+  // authentication (RFC 9110 §11) and the credentials a session cookie carries (RFC 6265)
   'authorization',
   'proxy-authorization',
   'cookie',
-  // request modifiers
-  'expect',
-  'max-forwards',
-  'range',
-  'if-match',
-  'if-none-match',
-  'if-modified-since',
-  'if-unmodified-since',
-  'if-range',
-  // content format
-  'content-type',
-  'content-encoding',
-  'content-range',
 ]);
 
 interface Latin1Slicing {
@@ -142,6 +137,11 @@ export class RequestParser {
   private readonly maxRequestLine: number;
   private readonly maxFieldCount: number;
   private readonly maxFieldSize: number;
+  /**
+   * The longest field line without its CRLF: the limit counts a field line with its CRLF, as
+   * Gunicorn counts it, so the same --limit-request-field-size means the same bytes.
+   */
+  private readonly maxFieldLine: number;
   /** The longest head that can pass every limit; a longer one is refused line by line. */
   private readonly maxHeadBytes: number;
   private readonly maxTrailerBytes: number;
@@ -178,7 +178,8 @@ export class RequestParser {
     this.maxRequestLine = limitOf(l.maxRequestLine);
     this.maxFieldCount = limitOf(l.maxHeaderCount);
     this.maxFieldSize = limitOf(l.maxHeaderFieldSize);
-    const fieldBytes = this.maxFieldCount * (this.maxFieldSize + 2);
+    this.maxFieldLine = this.maxFieldSize - 2;
+    const fieldBytes = this.maxFieldCount * this.maxFieldSize;
     this.maxHeadBytes = this.maxRequestLine + 2 + fieldBytes;
     this.maxTrailerBytes = fieldBytes;
   }
@@ -356,7 +357,7 @@ export class RequestParser {
     // Single-character searches where the shape is known: V8 runs those inline.
     const lineEnd = wellFormed ? s.indexOf('\r') : s.indexOf('\r\n');
     const lineError =
-      wellFormed && lineEnd <= this.maxRequestLine ? this.checkWellFormedRequestLine(s, lineEnd) : this.checkRequestLine(s, 0, lineEnd);
+      wellFormed && lineEnd <= this.maxRequestLine ? this.acceptRequestLine(s, 0, lineEnd) : this.checkRequestLine(s, 0, lineEnd);
     if (lineError !== null) return this.fail(lineError);
     const fieldsStart = lineEnd + 2;
     if (!wellFormed && fieldsStart < sEnd) {
@@ -367,7 +368,7 @@ export class RequestParser {
       }
     }
 
-    const maxFieldSize = this.maxFieldSize;
+    const maxFieldLine = this.maxFieldLine;
     const maxFieldCount = this.maxFieldCount;
     const headers: string[] = [];
     let count = 0;
@@ -380,7 +381,7 @@ export class RequestParser {
     let expect: string | null = null;
     for (let p = fieldsStart; p < sEnd; ) {
       const e = s.indexOf('\r', p); // the field lines are valid: every CR starts a CRLF
-      if (e - p > maxFieldSize) return this.fail(fieldTooLarge());
+      if (e - p > maxFieldLine) return this.fail(fieldTooLarge());
       if (++count > maxFieldCount) return this.fail(tooManyFields());
       const colon = s.indexOf(':', p);
       const name = s.slice(p, colon);
@@ -506,13 +507,17 @@ export class RequestParser {
     return this.checkRequestLineGrammar(s, from, to);
   }
 
-  /** The request-line s[0, to) of a head that matched WELL_FORMED_HEAD: only its target is left to check. */
-  private checkWellFormedRequestLine(s: string, to: number): HttpParseError | null {
-    const firstSpace = s.indexOf(' ');
+  /**
+   * Stores the parts of the request-line s[from, to), which matched REQUEST_LINE (alone or as part
+   * of WELL_FORMED_HEAD), once its target has the form its method needs.
+   */
+  private acceptRequestLine(s: string, from: number, to: number): HttpParseError | null {
+    const firstSpace = s.indexOf(' ', from);
     const method =
-      firstSpace === 3 && s.charCodeAt(0) === 0x47 && s.charCodeAt(1) === 0x45 && s.charCodeAt(2) === 0x54
+      firstSpace === from + 3 && s.charCodeAt(from) === 0x47 && s.charCodeAt(from + 1) === 0x45 && s.charCodeAt(from + 2) === 0x54
         ? 'GET' // the common case, without a slice
-        : s.slice(0, firstSpace);
+        : s.slice(from, firstSpace);
+    // The version is the last 8 characters ("HTTP/1.x"), after the last SP.
     const target = s.slice(firstSpace + 1, to - 9);
     const targetError = checkTarget(method, target);
     if (targetError !== null) return targetError;
@@ -524,38 +529,8 @@ export class RequestParser {
 
   /** The grammar half of checkRequestLine(), for a line without CR or LF that fits the limit. */
   private checkRequestLineGrammar(s: string, from: number, to: number): HttpParseError | null {
-    const firstSpace = s.indexOf(' ', from);
-    if (firstSpace === -1 || firstSpace >= to) {
-      return parseError('TSGI_ERR_HTTP_REQUEST_LINE', 'the request-line has no spaces; send "method SP request-target SP HTTP-version"');
-    }
-    const method = s.slice(from, firstSpace);
-    if (!TOKEN.test(method)) {
-      return parseError(
-        'TSGI_ERR_HTTP_REQUEST_LINE',
-        method === '' ? 'the request-line starts with a space; send the method first' : 'the method is not a token (RFC 9110 §9.1)',
-      );
-    }
-    // RFC 9112 §2.3: HTTP-version = HTTP-name "/" DIGIT "." DIGIT, case-sensitive.
-    const lastSpace = s.lastIndexOf(' ', to - 1);
-    const version = s.slice(lastSpace + 1, to);
-    if (lastSpace === firstSpace) {
-      return HTTP_VERSION_SHAPE.test(version)
-        ? parseError('TSGI_ERR_HTTP_REQUEST_LINE', 'the request-line has no request-target; send "method SP request-target SP HTTP-version"')
-        : parseError('TSGI_ERR_HTTP_VERSION', 'the request-line has no HTTP-version; send HTTP/1.1 or HTTP/1.0');
-    }
-    if (version === 'HTTP/1.1') this.versionMinor = 1;
-    else if (version === 'HTTP/1.0') this.versionMinor = 0;
-    else if (HTTP_VERSION_SHAPE.test(version)) {
-      return parseError('TSGI_ERR_HTTP_VERSION', `${version} is not supported; send HTTP/1.1 or HTTP/1.0`);
-    } else {
-      return parseError('TSGI_ERR_HTTP_VERSION', 'the HTTP-version is malformed; send HTTP/1.1 or HTTP/1.0 (case-sensitive)');
-    }
-    const target = s.slice(firstSpace + 1, lastSpace);
-    const targetError = checkTarget(method, target);
-    if (targetError !== null) return targetError;
-    this.method = method;
-    this.target = target;
-    return null;
+    const line = from === 0 && to === s.length ? s : s.slice(from, to);
+    return REQUEST_LINE.test(line) ? this.acceptRequestLine(s, from, to) : explainRequestLine(line);
   }
 
   /** Finds the first bad field line in s[from, s.length) once the one-pass regex refused the lot. */
@@ -575,39 +550,14 @@ export class RequestParser {
    * the `index`-th field line of its section.
    */
   private checkFieldLine(s: string, from: number, to: number, index: number): HttpParseError | null {
-    const limit = this.maxFieldSize;
+    const limit = this.maxFieldLine;
     const bare = firstLineBreak(s, from, to);
     if (bare !== -1 && bare - from < limit) return lineEndingError(s, bare);
     if (to - from > limit) return fieldTooLarge();
     if (bare !== -1) return lineEndingError(s, bare);
     if (index > this.maxFieldCount) return tooManyFields();
-    // RFC 9112 §5.2: "A server that receives an obs-fold in a request message that is not within
-    // a "message/http" container MUST either reject the message by sending a 400 (Bad Request)"
-    // or replace it; RFC 9112 §2.2 says the same of whitespace before the first field line.
-    if (isOWS(s.charCodeAt(from))) {
-      return parseError('TSGI_ERR_HTTP_FIELD', 'a field line starts with whitespace (obs-fold); send each field on one line');
-    }
-    const colon = s.indexOf(':', from);
-    if (colon === -1 || colon >= to) return parseError('TSGI_ERR_HTTP_FIELD', 'a field line has no colon; send "name: value"');
-    if (colon === from) return parseError('TSGI_ERR_HTTP_FIELD', 'a field line has an empty name; send "name: value"');
-    if (!TOKEN.test(s.slice(from, colon))) {
-      // RFC 9112 §5.1: "A server MUST reject, with a response status code of 400 (Bad Request),
-      // any received request message that contains whitespace between a header field name and
-      // colon."
-      return parseError(
-        'TSGI_ERR_HTTP_FIELD',
-        isOWS(s.charCodeAt(colon - 1))
-          ? 'whitespace between a field name and its colon; remove it'
-          : 'a field name is not a token (RFC 9110 §5.1)',
-      );
-    }
-    // RFC 9110 §5.5: "Field values containing CR, LF, or NUL characters are invalid and dangerous
-    // ... a recipient ... MUST either reject the message or replace each of those characters with
-    // SP"; other CTLs are outside field-content too. tsgi rejects them all.
-    if (!FIELD_VALUE.test(s.slice(colon + 1, to))) {
-      return parseError('TSGI_ERR_HTTP_FIELD', 'a field value holds a control character; remove it');
-    }
-    return null;
+    const line = from === 0 && to === s.length ? s : s.slice(from, to);
+    return FIELD_LINE.test(line) ? null : explainFieldLine(line);
   }
 
   // --- incomplete heads and trailer sections -------------------------------------------------
@@ -624,7 +574,7 @@ export class RequestParser {
     const pos = this.pos;
     const lineStart = pos + this.lineStart;
     const isRequestLine = !trailers && this.lineCount === 0;
-    const limit = isRequestLine ? this.maxRequestLine : this.maxFieldSize;
+    const limit = isRequestLine ? this.maxRequestLine : this.maxFieldLine;
     // A CR before the last byte has been answered by something other than LF (any LF would have
     // completed the line above), so it is a bare CR. A CR in the last byte may still be a line end.
     const cr = buf.indexOf(CR, Math.max(lineStart, pos + this.crFrom));
@@ -792,7 +742,7 @@ export class RequestParser {
     let forbidden = '';
     for (let p = 0; p < s.length; ) {
       const e = s.indexOf('\r\n', p);
-      if (e - p > this.maxFieldSize) return this.fail(fieldTooLarge());
+      if (e - p > this.maxFieldLine) return this.fail(fieldTooLarge());
       if (++count > this.maxFieldCount) return this.fail(tooManyFields());
       const colon = s.indexOf(':', p);
       const name = s.slice(p, colon);
@@ -839,12 +789,6 @@ export class RequestParser {
     this.joined = null;
   }
 }
-
-/**
- * FIELD_LINES followed by the empty line, sticky, so it can start after the request-line and stop
- * at the end of the head without slicing the decoded string.
- */
-const FIELD_LINES_AT = new RegExp(FIELD_LINES.source.slice(1, -1) + '\\r\\n', 'y');
 
 const CONNECTION_CLOSE = 1;
 const CONNECTION_KEEP_ALIVE = 2;
@@ -918,8 +862,9 @@ export function checkTransferEncoding(codings: string, minor: 0 | 1, lengthCount
     }
   }
   // RFC 9112 §6.1: "If any transfer coding other than chunked is applied to a request's content,
-  // the sender MUST apply chunked as the final transfer coding".
-  if (chunkedAt !== -1 && chunkedAt !== members.length - 1) {
+  // the sender MUST apply chunked as the final transfer coding"; §6.3: otherwise the framing is
+  // invalid (400), whatever the codings are (spec §8.6).
+  if (chunkedAt !== members.length - 1) {
     return parseError('TSGI_ERR_HTTP_TRANSFER_ENCODING', 'chunked is not the final transfer coding; send chunked last');
   }
   // RFC 9112 §6.1: "A server that receives a request message with a transfer coding it does not
@@ -927,7 +872,7 @@ export function checkTransferEncoding(codings: string, minor: 0 | 1, lengthCount
   if (unsupported !== '') {
     return parseError('TSGI_ERR_HTTP_UNSUPPORTED_CODING', `the transfer coding ${printable(unsupported)} is not supported; send only chunked`);
   }
-  return parseError('TSGI_ERR_HTTP_TRANSFER_ENCODING', 'Transfer-Encoding does not end with chunked; send "chunked"');
+  return null;
 }
 
 /** RFC 9112 §3.2: which request-target forms each method may use. */
@@ -943,7 +888,7 @@ export function checkTarget(method: string, target: string): HttpParseError | nu
     if (ORIGIN_FORM_PLAIN.test(target) || ORIGIN_FORM.test(target)) return null;
     return parseError(
       'TSGI_ERR_HTTP_TARGET',
-      'the request-target holds a character outside RFC 3986 or a bad %-escape; percent-encode it',
+      'the request-target holds a space, a control character or a "%" that starts no %-escape; percent-encode it',
     );
   }
   // RFC 9112 §3.2.4: asterisk-form "is only used for a server-wide OPTIONS request".
@@ -961,6 +906,73 @@ export function checkTarget(method: string, target: string): HttpParseError | nu
     return parseError('TSGI_ERR_HTTP_REQUEST_LINE', 'the request-line has extra spaces; separate its three parts with single spaces');
   }
   return parseError('TSGI_ERR_HTTP_TARGET', 'the request-target is not origin-form, absolute-form (http/https) or "*"');
+}
+
+/**
+ * Says what is wrong with a request-line (without CR or LF) that REQUEST_LINE refused. The
+ * grammar decided; this only names the part at fault.
+ */
+function explainRequestLine(line: string): HttpParseError {
+  const firstSpace = line.indexOf(' ');
+  if (firstSpace === -1) {
+    return parseError('TSGI_ERR_HTTP_REQUEST_LINE', 'the request-line has no spaces; send "method SP request-target SP HTTP-version"');
+  }
+  const method = line.slice(0, firstSpace);
+  if (!TOKEN.test(method)) {
+    return parseError(
+      'TSGI_ERR_HTTP_REQUEST_LINE',
+      method === '' ? 'the request-line starts with a space; send the method first' : 'the method is not a token (RFC 9110 §9.1)',
+    );
+  }
+  // RFC 9112 §2.3: HTTP-version = HTTP-name "/" DIGIT "." DIGIT, case-sensitive.
+  const lastSpace = line.lastIndexOf(' ');
+  const version = line.slice(lastSpace + 1);
+  if (lastSpace === firstSpace) {
+    return HTTP_VERSION_SHAPE.test(version)
+      ? parseError('TSGI_ERR_HTTP_REQUEST_LINE', 'the request-line has no request-target; send "method SP request-target SP HTTP-version"')
+      : parseError('TSGI_ERR_HTTP_VERSION', 'the request-line has no HTTP-version; send HTTP/1.1 or HTTP/1.0');
+  }
+  if (version !== 'HTTP/1.1' && version !== 'HTTP/1.0') {
+    return HTTP_VERSION_SHAPE.test(version)
+      ? // RFC 9110 §15.6.6: 505 for a major version (or here, any version) the server does not serve.
+        parseError('TSGI_ERR_HTTP_VERSION_NOT_SUPPORTED', `${version} is not supported; send HTTP/1.1 or HTTP/1.0`)
+      : parseError('TSGI_ERR_HTTP_VERSION', 'the HTTP-version is malformed; send HTTP/1.1 or HTTP/1.0 (case-sensitive)');
+  }
+  return (
+    checkTarget(method, line.slice(firstSpace + 1, lastSpace)) ??
+    parseError('TSGI_ERR_HTTP_REQUEST_LINE', 'the request-line is malformed; send "method SP request-target SP HTTP-version"')
+  );
+}
+
+/**
+ * Says what is wrong with a field line (without CR or LF) that FIELD_LINE refused. The grammar
+ * decided; this only names the part at fault.
+ */
+function explainFieldLine(line: string): HttpParseError {
+  // RFC 9112 §5.2: "A server that receives an obs-fold in a request message that is not within a
+  // "message/http" container MUST either reject the message by sending a 400 (Bad Request)" or
+  // replace it; RFC 9112 §2.2 says the same of whitespace before the first field line.
+  if (isOWS(line.charCodeAt(0))) {
+    return parseError('TSGI_ERR_HTTP_FIELD', 'a field line starts with whitespace (obs-fold); send each field on one line');
+  }
+  const colon = line.indexOf(':');
+  if (colon === -1) return parseError('TSGI_ERR_HTTP_FIELD', 'a field line has no colon; send "name: value"');
+  if (colon === 0) return parseError('TSGI_ERR_HTTP_FIELD', 'a field line has an empty name; send "name: value"');
+  if (!TOKEN.test(line.slice(0, colon))) {
+    // RFC 9112 §5.1: "A server MUST reject, with a response status code of 400 (Bad Request), any
+    // received request message that contains whitespace between a header field name and colon."
+    return parseError(
+      'TSGI_ERR_HTTP_FIELD',
+      isOWS(line.charCodeAt(colon - 1)) ? 'whitespace between a field name and its colon; remove it' : 'a field name is not a token (RFC 9110 §5.1)',
+    );
+  }
+  // RFC 9110 §5.5: "Field values containing CR, LF, or NUL characters are invalid and dangerous
+  // ... a recipient ... MUST either reject the message or replace each of those characters with
+  // SP"; other CTLs are outside field-content too. tsgi rejects them all.
+  if (!FIELD_VALUE.test(line.slice(colon + 1))) {
+    return parseError('TSGI_ERR_HTTP_FIELD', 'a field value holds a control character; remove it');
+  }
+  return parseError('TSGI_ERR_HTTP_FIELD', 'a field line is malformed; send "name: value" lines');
 }
 
 /** s[from, to) without leading and trailing SP / HTAB (RFC 9112 §5: OWS around the value). */

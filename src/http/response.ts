@@ -99,9 +99,9 @@ export class HeadRenderer {
     this.keepAliveFields = 'Connection: keep-alive\r\nKeep-Alive: timeout=' + this.keepAliveTimeout + '\r\n';
   }
 
-  /** The head as the tsgi engine writes it. `framing` must be framingOf(r). */
-  text(r: HeadInput, framing: Framing, keepAlive: boolean): string {
-    const date = r.hasDate ? '' : httpDate();
+  /** The head as the tsgi engine writes it. `framing` must be framingOf(r); `now` is the wall clock in ms. */
+  text(r: HeadInput, framing: Framing, keepAlive: boolean, now?: number): string {
+    const date = r.hasDate ? '' : httpDate(now);
     // Everything after the app's fields is fixed by (framing, length, keep-alive): one number.
     const tail = (framing === FRAME_CHUNKED || framing === FRAME_CLOSE ? 0 : r.contentLength + 1) * 8 + framing * 2 + (keepAlive ? 1 : 0);
     if (tail === this.lastTail && date === this.lastDate && r.statusLine === this.lastStatusLine && this.sameFields(r.headers)) return this.lastText;

@@ -5,19 +5,8 @@ import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isFile } from './resolve.js';
 
-export function isClass(value: unknown): boolean {
-  return typeof value === 'function' && /^class[\s{]/.test(Function.prototype.toString.call(value));
-}
-
-export function describeType(value: unknown): string {
-  if (value === null) return 'null';
-  if (value === undefined) return 'undefined';
-  if (Array.isArray(value)) return 'an array';
-  if (isClass(value)) return 'a class (export a function, or an instance method bound to its instance)';
-  if (typeof value === 'object' && 'then' in value && typeof value.then === 'function') return 'a Promise';
-  const type = typeof value;
-  return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
-}
+/** The same one-line descriptions the interface detection uses. */
+export { describeValue as describeType, isClass } from '../interfaces/detect.js';
 
 /**
  * One line: the error's own message, and where it happened when that can be found. A missing

@@ -12,22 +12,35 @@
 import { relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { App } from '../gateway/types.js';
-import { AppAttributeError, AppFactoryError, AppImportError, AppNotCallableError } from './errors.js';
+import { adaptApp, InterfaceError, type InterfaceChoice, type InterfaceName } from '../interfaces/detect.js';
+import { AppAttributeError, AppFactoryError, AppImportError, AppLoadError, AppNotCallableError } from './errors.js';
 import { describeError, describeImportError, describeType, isClass } from './describe.js';
 import { resolveModulePath } from './resolve.js';
 import { parseAppSpec } from './spec.js';
 import { enableTypeScript, isTypeScript } from './typescript.js';
 
 export interface LoadedApp {
+  /** The app as TSGI (a fetch or node app converted by tsgi/fetch or tsgi/node). */
   app: App;
+  /** The interface the app speaks (`--interface`, or what auto recognised). */
+  interface: InterfaceName;
+  /** Why that interface: what was recognised, for the log. */
+  reason: string;
+  /** The app as its own interface speaks it (the node handler, the fetch app, the TSGI app). */
+  native: unknown;
   /** The app's own `close()`, bound to it, when it has one (awaited at graceful shutdown). */
   close?: () => unknown;
   /** Absolute path of the module the app came from. */
   modulePath: string;
 }
 
+export interface LoadOptions {
+  /** `--interface`: which interface the app speaks; `auto` recognises it (docs/interfaces.md). */
+  interface?: InterfaceChoice;
+}
+
 /** Loads the app named by `spec`, resolving MODULE from `cwd`. Throws an AppLoadError. */
-export async function loadApp(spec: string, cwd: string): Promise<LoadedApp> {
+export async function loadApp(spec: string, cwd: string, options: LoadOptions = {}): Promise<LoadedApp> {
   const parsed = parseAppSpec(spec);
   const modulePath = resolveModulePath(parsed.module, cwd);
   const shown = relative(cwd, modulePath) || modulePath;
@@ -44,6 +57,8 @@ export async function loadApp(spec: string, cwd: string): Promise<LoadedApp> {
   const { owner, value } = lookUp(namespace, parsed.path, shown);
   const name = parsed.path.join('.');
   let app: unknown = value;
+  let subject = `${shown}:${name}`;
+  let verb = 'is';
   if (parsed.args !== null) {
     const call = `${name}(${parsed.args.map((arg) => JSON.stringify(arg)).join(', ')})`;
     if (typeof value !== 'function' || isClass(value)) {
@@ -54,17 +69,25 @@ export async function loadApp(spec: string, cwd: string): Promise<LoadedApp> {
     } catch (error) {
       throw new AppFactoryError(`${shown}:${call}`, error, describeError(error));
     }
-    if (typeof app !== 'function' || isClass(app)) {
-      throw new AppNotCallableError(`${shown}:${call} returned ${describeType(app)}, not a TSGI app; the factory must return a function (environ, startResponse) => body`);
-    }
-  } else if (typeof app !== 'function' || isClass(app)) {
-    const factoryHint = isClass(app) ? '' : typeof app === 'object' && app !== null && 'then' in app ? `; for an app built asynchronously, export a factory and use ${shown}:create()` : '';
-    throw new AppNotCallableError(`${shown}:${name} is ${describeType(app)}, not a TSGI app; ATTR must name a function (environ, startResponse) => body${factoryHint}`);
+    subject = `${shown}:${call}`;
+    verb = 'returned';
   }
 
-  const loaded = app as App;
-  const close = loaded.close;
-  return { app: loaded, modulePath, ...(typeof close === 'function' ? { close: () => close.call(loaded) } : {}) };
+  let adapted: Awaited<ReturnType<typeof adaptApp>>;
+  try {
+    adapted = await adaptApp(app, options.interface ?? 'auto', subject, verb);
+  } catch (error) {
+    if (error instanceof InterfaceError) throw new AppLoadError(error.code, error.message, { cause: error.cause });
+    throw error;
+  }
+  return {
+    app: adapted.app,
+    interface: adapted.interface,
+    reason: adapted.reason,
+    native: adapted.native,
+    modulePath,
+    ...(adapted.close !== undefined ? { close: adapted.close } : {}),
+  };
 }
 
 /**

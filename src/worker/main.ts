@@ -9,6 +9,7 @@ import type { Config } from '../config/settings.js';
 import { parserLimits } from '../config/limits.js';
 import { createLogger, reopen, type Logger } from '../log.js';
 import type { App } from '../gateway/types.js';
+import { backgroundTasks } from '../interfaces/wait-until.js';
 import { loadApp } from '../loader/load-app.js';
 import { errorPageApp } from './error-page.js';
 import { AccessLog } from './access-log.js';
@@ -98,7 +99,10 @@ class Worker {
 
     let app: App;
     try {
-      app = (await loadApp(this.boot.app, process.cwd())).app;
+      // A fetch or node app runs as TSGI through tsgi/fetch or tsgi/node.
+      const loaded = await loadApp(this.boot.app, process.cwd(), { interface: this.config.interface });
+      this.log.info(`serving ${this.boot.app} as a ${loaded.interface} app (${loaded.reason})`);
+      app = loaded.app;
     } catch (err) {
       const fallback = this.boot.fallbackOnLoadError;
       await this.reportLoadFailure(err, fallback);
@@ -276,12 +280,20 @@ class Worker {
       return;
     }
     const force = setTimeout(() => {
-      this.log.warn({ open: engine.connections }, `graceful timeout (${this.config.gracefulTimeout}s) reached; closing the remaining connections`);
+      this.log.warn(
+        { open: engine.connections, tasks: backgroundTasks.size },
+        `graceful timeout (${this.config.gracefulTimeout}s) reached; closing the remaining connections and abandoning unfinished waitUntil() tasks`,
+      );
       engine.destroy();
       void this.exitWithHook(EXIT_OK);
     }, this.config.gracefulTimeout * 1000);
     force.unref();
     await engine.drain();
+    // Work fetch apps handed to ctx.waitUntil() finishes too, within the same graceful timeout.
+    if (backgroundTasks.size > 0) {
+      this.log.info({ tasks: backgroundTasks.size }, 'waiting for waitUntil() tasks to finish');
+      await backgroundTasks.settled();
+    }
     await this.closeApp();
     clearTimeout(force);
     await this.exitWithHook(EXIT_OK);

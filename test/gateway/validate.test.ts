@@ -2,7 +2,8 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { TsgiError } from '../../src/errors.js';
-import type { App, Body, Chunk, Environ, ErrorStream, Header, InputStream, StartResponse } from '../../src/gateway/types.js';
+import { Buffer } from 'node:buffer';
+import type { App, Body, Chunk, Environ, ErrorStream, Header, InputStream, StartResponse, Write } from '../../src/gateway/types.js';
 import { validate, ValidationError, type Culprit } from '../../src/gateway/validate.js';
 
 const encoder = new TextEncoder();
@@ -16,28 +17,63 @@ interface RequestOptions {
   body?: string[];
   chunked?: boolean;
   trailers?: Header[];
+  /** The minor version the server declares: 1 (TSGI 1.1, the default) or 0. */
+  minor?: 0 | 1;
 }
 
 interface BuiltRequest {
   environ: Environ;
   logged: string[];
+  /** Aborts tsgi.signal as the server does when it abandons the request (spec §3.9). */
+  abandon(code: 'TSGI_ERR_CLIENT_GONE' | 'TSGI_ERR_REQUEST_TIMEOUT' | 'TSGI_ERR_BODY_TIMEOUT'): void;
+  controller: AbortController;
+  /** The fields of every 103 the server sent (spec §5.7). */
+  hints: Header[][];
 }
 
-/** tsgi.input over fixed parts: read(size) slices, an empty array means the end (spec §4.1). */
-function inputOf(parts: Uint8Array[], onEnd: () => void): InputStream {
+/** What the hand-built server knows about a request while the recording server serves it. */
+interface ServerSide {
+  /** The response is over: reads and writes reject (spec §4.8, §5.5). */
+  ended: boolean;
+  /** The head of the final response went out (spec §5.7). */
+  headSent: () => boolean;
+}
+const serverSide = new WeakMap<Environ, ServerSide>();
+
+/**
+ * tsgi.input over fixed parts, as spec §4.1 says a 1.1 server behaves: read(size) slices, an empty
+ * array means the end, bad sizes and overlapping reads reject, reads after the response reject.
+ */
+function inputOf(parts: Uint8Array[], onEnd: () => void, side?: ServerSide, signal?: AbortSignal): InputStream {
   const queue = parts.filter((part) => part.length > 0);
-  const read = async (size?: number): Promise<Uint8Array> => {
+  let busy = false;
+  const take = (size?: number | null): Uint8Array => {
     const head = queue[0];
     if (head === undefined) {
       onEnd();
       return new Uint8Array(0);
     }
-    if (size === undefined || size < 0 || head.length <= size) {
+    if (size === undefined || size === null || size < 0 || head.length <= size) {
       queue.shift();
       return head;
     }
     queue[0] = head.subarray(size);
     return head.subarray(0, size);
+  };
+  const read = async (size?: number | null): Promise<Uint8Array> => {
+    if (side !== undefined) {
+      if (size !== undefined && size !== null && typeof size !== 'number') throw new TypeError('read(size): size is a number');
+      if (size === 0 || Number.isNaN(size) || (typeof size === 'number' && size > 0 && size !== Infinity && !Number.isInteger(size))) {
+        throw new RangeError(`read(${size}): pass a positive integer`);
+      }
+      if (signal?.aborted) throw signal.reason;
+      if (side.ended) throw new TsgiError('TSGI_ERR_RESPONSE_ENDED', 'the response has ended');
+      if (busy) throw new Error('a read is pending');
+    }
+    busy = true;
+    await Promise.resolve();
+    busy = false;
+    return take(size);
   };
   return {
     read,
@@ -52,21 +88,25 @@ function inputOf(parts: Uint8Array[], onEnd: () => void): InputStream {
 }
 
 function request(options: RequestOptions = {}, overrides: Record<string, unknown> = {}): BuiltRequest {
+  const minor = options.minor ?? 1;
   const parts = (options.body ?? []).map((part) => encoder.encode(part));
   const length = parts.reduce((sum, part) => sum + part.length, 0);
   const logged: string[] = [];
+  const hints: Header[][] = [];
+  const controller = new AbortController();
+  const side: ServerSide = { ended: false, headSent: () => false };
   const errors: ErrorStream = { write: (message) => void logged.push(message), flush: () => {} };
   const rawHeaders: Header[] = [['Host', 'localhost:8000']];
   if (options.chunked) rawHeaders.push(['Transfer-Encoding', 'chunked']);
   else if (parts.length > 0) rawHeaders.push(['Content-Length', String(length)]);
-  const environ: Environ = {
+  const environ = {
     REQUEST_METHOD: options.method ?? 'GET',
     SCRIPT_NAME: '',
     PATH_INFO: '/hello',
     QUERY_STRING: 'a=1',
     CONTENT_TYPE: '',
     CONTENT_LENGTH: options.chunked || parts.length === 0 ? '' : String(length),
-    SERVER_NAME: '127.0.0.1',
+    SERVER_NAME: 'localhost',
     SERVER_PORT: '8000',
     SERVER_PROTOCOL: 'HTTP/1.1',
     SERVER_SOFTWARE: 'tsgi/0.1.0',
@@ -74,24 +114,38 @@ function request(options: RequestOptions = {}, overrides: Record<string, unknown
     REMOTE_PORT: '52100',
     RAW_URI: '/hello?a=1',
     HTTP_HOST: 'localhost:8000',
-    'tsgi.version': [1, 1],
+    'tsgi.version': [1, minor],
     'tsgi.url_scheme': 'http',
-    'tsgi.input': inputOf(parts, () => {
-      if (options.chunked) environ['tsgi.trailers'] = options.trailers ?? [];
-    }),
+    'tsgi.input': inputOf(
+      parts,
+      () => {
+        if (options.chunked) environ['tsgi.trailers'] = options.trailers ?? [];
+      },
+      minor === 1 ? side : undefined,
+      controller.signal,
+    ),
     'tsgi.errors': errors,
     'tsgi.multithread': false,
     'tsgi.multiprocess': false,
     'tsgi.run_once': false,
     'tsgi.input_terminated': true,
     'tsgi.raw_headers': rawHeaders,
-  };
+  } as unknown as Environ;
+  if (minor === 1) {
+    environ['tsgi.signal'] = controller.signal;
+    environ['tsgi.early_hints'] = (headers: Header[]) => {
+      if (side.headSent()) throw new TsgiError('TSGI_ERR_HEADERS_SENT', 'the final head was sent');
+      hints.push(headers);
+    };
+  }
+  serverSide.set(environ, side);
   if (options.chunked) environ.HTTP_TRANSFER_ENCODING = 'chunked';
   for (const [key, value] of Object.entries(overrides)) {
     if (value === undefined) delete environ[key];
     else environ[key] = value;
   }
-  return { environ, logged };
+  const abandon: BuiltRequest['abandon'] = (code) => controller.abort(new TsgiError(code, 'abandoned'));
+  return { environ, logged, abandon, controller, hints };
 }
 
 // --- A small server that follows spec §5 and §6, recording what it would send -----------------------
@@ -106,7 +160,8 @@ interface Recording {
   closeCalls: number;
 }
 
-function recordingStartResponse(recording: Recording): StartResponse {
+function recordingStartResponse(recording: Recording, side?: ServerSide): StartResponse {
+  if (side !== undefined) side.headSent = () => recording.headersSent;
   return (status, headers, excInfo) => {
     if (excInfo !== undefined && recording.headersSent) throw excInfo;
     if (recording.status !== undefined && excInfo === undefined) throw new Error('startResponse called twice');
@@ -114,6 +169,7 @@ function recordingStartResponse(recording: Recording): StartResponse {
     recording.headers = headers;
     recording.starts.push(status);
     return async (chunk) => {
+      if (side?.ended) throw new TsgiError('TSGI_ERR_RESPONSE_ENDED', 'the response has ended');
       recording.headersSent = true;
       recording.sent.push(text(chunk));
     };
@@ -127,7 +183,8 @@ function newRecording(): Recording {
 /** Runs one request the way spec §6.5 says a server does: iterate once, then close() once. */
 async function serve(app: App, environ: Environ): Promise<Recording> {
   const recording = newRecording();
-  const body = await app(environ, recordingStartResponse(recording));
+  const side = serverSide.get(environ);
+  const body = await app(environ, recordingStartResponse(recording, side));
   const take = (chunk: Chunk) => {
     if (chunk.length > 0) recording.headersSent = true;
     recording.sent.push(text(chunk));
@@ -135,7 +192,9 @@ async function serve(app: App, environ: Environ): Promise<Recording> {
   try {
     if (Symbol.asyncIterator in body) for await (const chunk of body) take(chunk);
     else for (const chunk of body) take(chunk);
+    recording.headersSent = true;
   } finally {
+    if (side !== undefined) side.ended = true;
     recording.closeCalls++;
     await body.close?.();
   }
@@ -359,7 +418,8 @@ describe('server breaches', () => {
     ['an HTTP_ value holding CR LF', { HTTP_X_TRACE: 'a\r\nSet-Cookie: x' }, '§3.4'],
     ['SERVER_PROTOCOL HTTP/2', { SERVER_PROTOCOL: 'HTTP/2' }, '§3.5'],
     ['an empty SERVER_PORT', { SERVER_PORT: '' }, '§3.5'],
-    ['tsgi.version [1, 0]', { 'tsgi.version': [1, 0] }, '§3.6'],
+    ['tsgi.version [1, 2]', { 'tsgi.version': [1, 2] }, '§3.6'],
+    ['tsgi.version [2, 0]', { 'tsgi.version': [2, 0] }, '§3.6'],
     ["tsgi.url_scheme 'ftp'", { 'tsgi.url_scheme': 'ftp' }, '§3.6'],
     ['tsgi.input without read()', { 'tsgi.input': { [Symbol.asyncIterator]: () => ({}) } }, '§3.6'],
     ['tsgi.errors without flush()', { 'tsgi.errors': { write: () => {} } }, '§3.6'],
@@ -367,7 +427,7 @@ describe('server breaches', () => {
     ['tsgi.input_terminated false', { 'tsgi.input_terminated': false }, '§3.6'],
     ['tsgi.raw_headers of flat strings', { 'tsgi.raw_headers': ['Host', 'x'] }, '§3.6'],
     ['tsgi.raw_headers with a bad name', { 'tsgi.raw_headers': [['Bad Name', 'x']] }, '§3.6'],
-    ['an unknown tsgi. key', { 'tsgi.late_hints': () => {} }, '§3.7'],
+    ['an unknown tsgi. key', { 'tsgi.websocket': () => {} }, '§3.7'],
   ])('environ with %s', async (_name, overrides, rule) => {
     await expectBreach(callWith(overrides), 'server', rule);
   });
@@ -495,6 +555,7 @@ describe('server breaches', () => {
     const body = validate(app)(request().environ, recordingStartResponse(newRecording())) as Iterable<Chunk> & Body;
     const iterator = body[Symbol.iterator]();
     iterator.next();
+    iterator.return?.();
     body.close?.();
     await expectBreach(() => iterator.next(), 'server', '§6.4');
   });
@@ -571,7 +632,6 @@ describe('app breaches', () => {
 
   it.each([
     ['not a string', 200],
-    ['without a reason separator', '200'],
     ['with the reason first', 'OK 200'],
     ['with two-digit code', '20 OK'],
     ['with a line break in the reason', '200 OK\r\nX-Injected: 1'],
@@ -746,3 +806,520 @@ describe('app breaches', () => {
     await expectBreach(() => validate(Object.assign(appWith('200 OK', [], []), { close: 'later' }) as unknown as App), 'app', '§7.4');
   });
 });
+
+// --- Array bodies, whichever way the server reads them (spec §6.5) ------------------------------------
+
+/** A server that reads an Array twice, as spec §6.5 allows: once to size it, once to send it. */
+async function serveSizingTwice(app: App, environ: Environ): Promise<Recording & { length: number }> {
+  const recording = newRecording();
+  const body = (await app(environ, recordingStartResponse(recording))) as Chunk[] & Body;
+  expect(Array.isArray(body)).toBe(true);
+  let length = 0;
+  for (const chunk of body) length += Buffer.byteLength(chunk);
+  for (const chunk of body) recording.sent.push(text(chunk));
+  recording.headersSent = true;
+  await body.close?.();
+  return { ...recording, length };
+}
+
+/** A server that never iterates an Array: it reads `length` and each element by index. */
+async function serveByIndex(app: App, environ: Environ): Promise<Recording> {
+  const recording = newRecording();
+  const body = (await app(environ, recordingStartResponse(recording))) as Chunk[] & Body;
+  for (let i = 0; i < body.length; i++) recording.sent.push(text(body[i]!));
+  recording.headersSent = true;
+  await body.close?.();
+  return recording;
+}
+
+describe('Array bodies are checked once, whichever way the server reads them', () => {
+  const sized = appWith('200 OK', [['Content-Length', '11']], ['hello ', encoder.encode('world')]);
+
+  it('a server that iterates an Array twice does not make a correct app fail on Content-Length', async () => {
+    const checked = await serveSizingTwice(validate(sized), request().environ);
+    expect(checked.length).toBe(11);
+    expect(checked.sent.join('')).toBe('hello world');
+  });
+
+  it('a server that iterates twice still sees a wrong Content-Length reported', async () => {
+    await expectBreach(() => serveSizingTwice(validate(appWith('200 OK', [['Content-Length', '5']], ['hello world'])), request().environ), 'app', '§6.3');
+  });
+
+  it('a server that reads by index: a correct app passes, with the same bytes', async () => {
+    const checked = await serveByIndex(validate(sized), request().environ);
+    expect(checked.sent.join('')).toBe('hello world');
+  });
+
+  it.each([
+    ['longer', '3', ['abc', 'd']],
+    ['shorter', '4', ['é']],
+  ])('a server that reads by index: a body %s than its Content-Length is reported', async (_name, length, body) => {
+    await expectBreach(() => serveByIndex(validate(appWith('200 OK', [['Content-Length', length]], body)), request().environ), 'app', '§6.3');
+  });
+
+  it('a server that reads by index: write() data counts towards the Content-Length', async () => {
+    const app: App = async (_environ, startResponse) => {
+      await startResponse('200 OK', [['Content-Length', '5']])('hel');
+      return ['lo'];
+    };
+    expect((await serveByIndex(validate(app), request().environ)).sent).toEqual(['hel', 'lo']);
+    const over: App = async (_environ, startResponse) => {
+      await startResponse('200 OK', [['Content-Length', '4']])('hel');
+      return ['lo'];
+    };
+    await expectBreach(() => serveByIndex(validate(over), request().environ), 'app', '§6.3');
+  });
+
+  it('a server that reads by index: an Array returned before startResponse is reported', async () => {
+    await expectBreach(() => serveByIndex(validate(() => [] as Body), request().environ), 'app', '§5.1');
+  });
+
+  it('a server that reads by index: content in a 304 is reported', async () => {
+    await expectBreach(() => serveByIndex(validate(appWith('304 Not Modified', [], ['x'])), request().environ), 'app', '§6.3');
+  });
+
+  it('HEAD with the GET length and the GET body is fine however it is read', async () => {
+    const head = appWith('200 OK', [['Content-Length', '5']], ['hello']);
+    await serveByIndex(validate(head), request({ method: 'HEAD' }).environ);
+    await serveSizingTwice(validate(head), request({ method: 'HEAD' }).environ);
+  });
+
+  it('write() after returning an Array is reported: the Array is the whole body', async () => {
+    let write: ((chunk: Chunk) => Promise<void>) | undefined;
+    const app: App = (_environ, startResponse) => {
+      write = startResponse('200 OK', []);
+      return ['done'];
+    };
+    const body = validate(app)(request().environ, recordingStartResponse(newRecording())) as Body;
+    await expectBreach(() => write?.('late'), 'app', '§6.5');
+    await body.close?.();
+  });
+});
+
+// --- The response grammar is the server's (spec §5.2, §5.3) --------------------------------------------
+
+describe('status and header grammar, shared with the server', () => {
+  const run = (app: App, options: RequestOptions = {}) => () => serve(validate(app), request(options).environ);
+
+  it("a code without a reason ('200') is a valid TSGI 1.1 status", async () => {
+    expect((await run(appWith('200', [], ['ok']))()).starts).toEqual(['200']);
+  });
+
+  it("'200' is refused for a TSGI 1.0 server, which needs the space", async () => {
+    await expectBreach(run(appWith('200', [], []), { minor: 0 }), 'app', '§5.2');
+  });
+
+  it('a 1xx status points at tsgi.early_hints', async () => {
+    const breach = await expectBreach(run(appWith('103 Early Hints', [], [])), 'app', '§5.2');
+    expect(breach.message).toContain('tsgi.early_hints');
+  });
+
+  it.each([['600 Custom'], ['999'], ['099 Low']])('status %s is refused', async (status) => {
+    await expectBreach(run(appWith(status, [], [])), 'app', '§5.2');
+  });
+
+  it('Content-Length with SP and HTAB around the digits, and a repeat of the same number', async () => {
+    const app = appWith('200 OK', [['Content-Length', ' 05\t'], ['content-length', '5']], ['hello']);
+    expect((await run(app)()).sent).toEqual(['hello']);
+  });
+
+  it.each([
+    ['U+00A0 around the digits (OWS is SP and HTAB only)', '\u00a05'],
+    ['a sign', '+5'],
+    ['more than 2^53 - 1', '9007199254740992'],
+    ['seventeen digits', '00000000000000005'],
+  ])('Content-Length with %s is refused', async (_name, value) => {
+    await expectBreach(run(appWith('200 OK', [['Content-Length', value]], [])), 'app', '§5.3');
+  });
+
+  it('DEL in a value is refused, obs-text (U+0080-U+00FF) is allowed', async () => {
+    await expectBreach(run(appWith('200 OK', [['X-A', 'a\x7fb']], [])), 'app', '§5.3');
+    expect((await run(appWith('200 OK', [['X-A', 'caf\u00e9 \u0080\u00ff']], []))()).headers).toEqual([['X-A', 'caf\u00e9 \u0080\u00ff']]);
+  });
+});
+
+// --- 103 Early Hints (spec §5.7) --------------------------------------------------------------------------
+
+describe('tsgi.early_hints', () => {
+  const link: Header = ['Link', '</style.css>; rel=preload; as=style'];
+
+  it('forwards hints sent before the final response', async () => {
+    const built = request();
+    const app: App = (environ, startResponse) => {
+      environ['tsgi.early_hints']([link]);
+      startResponse('200 OK', []);
+      environ['tsgi.early_hints']([['Link', '</app.js>; rel=preload; as=script']]);
+      return ['page'];
+    };
+    await serve(validate(app), built.environ);
+    expect(built.hints).toEqual([[link], [['Link', '</app.js>; rel=preload; as=script']]]);
+  });
+
+  it.each([
+    ['a name that is not a token', [['Bad Name', 'x']]],
+    ['a value with CR LF', [['Link', '</a>\r\nSet-Cookie: x=1']]],
+    ['Content-Length', [['Content-Length', '0']]],
+    ['a hop-by-hop field', [['Connection', 'close']]],
+    ['something that is not an array', 'Link: </a>'],
+  ])('hints with %s are the app breaking §5.7', async (_name, hints) => {
+    const app: App = (environ, startResponse) => {
+      environ['tsgi.early_hints'](hints as Header[]);
+      startResponse('200 OK', []);
+      return [];
+    };
+    await expectBreach(() => serve(validate(app), request().environ), 'app', '§5.7');
+  });
+
+  /** What an app that sends hints after its first chunk catches, on a server given `overrides`. */
+  const hintAfterHead = async (overrides: Record<string, unknown> = {}): Promise<unknown> => {
+    let seen: unknown;
+    const app: App = (environ, startResponse) => {
+      startResponse('200 OK', []);
+      return (function* () {
+        yield 'first';
+        try {
+          environ['tsgi.early_hints']([link]);
+        } catch (error) {
+          seen = error;
+        }
+      })();
+    };
+    await serve(validate(app), request({}, overrides).environ);
+    return seen;
+  };
+
+  it('after the head was sent a correct server throws TSGI_ERR_HEADERS_SENT, which reaches the app', async () => {
+    const seen = await hintAfterHead();
+    expect(seen).toBeInstanceOf(TsgiError);
+    expect((seen as TsgiError).code).toBe('TSGI_ERR_HEADERS_SENT');
+  });
+
+  it.each([
+    ['returns', () => {}],
+    ['throws something else', () => { throw new Error('nope'); }],
+  ])('a server whose early_hints %s after the head was sent breaks §5.7', async (_name, hints) => {
+    const seen = await hintAfterHead({ 'tsgi.early_hints': hints });
+    expect(seen).toBeInstanceOf(ValidationError);
+    expect(seen).toMatchObject({ culprit: 'server', rule: '§5.7' });
+  });
+});
+
+// --- The TSGI 1.1 environ (spec §3) ------------------------------------------------------------------------
+
+describe('the TSGI 1.1 environ', () => {
+  const callWith = (overrides: Record<string, unknown>, options: RequestOptions = {}) => () =>
+    validate(hello)(request(options, overrides).environ, recordingStartResponse(newRecording()));
+
+  it.each([
+    ['no tsgi.signal', { 'tsgi.signal': undefined }, '§3.9'],
+    ['a tsgi.signal that is not an AbortSignal', { 'tsgi.signal': { aborted: false } }, '§3.9'],
+    ['no tsgi.early_hints', { 'tsgi.early_hints': undefined }, '§5.7'],
+    ['tsgi.upgrade that is not a function', { 'tsgi.upgrade': true, 'tsgi.raw_headers': [['Upgrade', 'websocket']] }, '§3.10'],
+    ['tsgi.upgrade on a request without Upgrade', { 'tsgi.upgrade': () => {} }, '§3.10'],
+    ["SERVER_NAME '0.0.0.0', the address bound to", { SERVER_NAME: '0.0.0.0' }, '§3.5'],
+    ["SERVER_NAME '::', the address bound to", { SERVER_NAME: '::' }, '§3.5'],
+    ['an empty SERVER_NAME', { SERVER_NAME: '' }, '§3.5'],
+    ['an IPv6 SERVER_NAME without brackets', { SERVER_NAME: '::1' }, '§3.5'],
+    ['an IPv4-mapped REMOTE_ADDR', { REMOTE_ADDR: '::ffff:203.0.113.7' }, '§3.5'],
+    ['a bracketed REMOTE_ADDR', { REMOTE_ADDR: '[::1]' }, '§3.5'],
+    ['a RAW_URI with a "%" that starts no escape', { RAW_URI: '/a%zz' }, '§3.3'],
+  ])('environ with %s', async (_name, overrides, rule) => {
+    await expectBreach(callWith(overrides), 'server', rule);
+  });
+
+  it('a TSGI 1.0 server is held to 1.0: a bound SERVER_NAME and a raw byte in RAW_URI are fine there', () => {
+    expect(() => callWith({ SERVER_NAME: '0.0.0.0', RAW_URI: '/caf\u00e9', REMOTE_ADDR: '::ffff:10.0.0.1' }, { minor: 0 })()).not.toThrow();
+  });
+
+  it('a TSGI 1.0 server may not add the 1.1 keys', async () => {
+    await expectBreach(callWith({ 'tsgi.signal': new AbortController().signal }, { minor: 0 }), 'server', '§3.7');
+  });
+
+  it('tsgi.upgrade on a request that carries Upgrade, and bracketed IPv6 names, pass', () => {
+    const overrides = { 'tsgi.upgrade': () => {}, 'tsgi.raw_headers': [['Host', '[::1]:8000'], ['upgrade', 'websocket']], SERVER_NAME: '[::1]', REMOTE_ADDR: '::1' };
+    expect(() => callWith(overrides)()).not.toThrow();
+  });
+
+  it('a lazily created tsgi.signal (an accessor with a setter) passes, and the app can replace it', async () => {
+    const built = request();
+    const controller = new AbortController();
+    let created = 0;
+    let current: AbortSignal | undefined;
+    Object.defineProperty(built.environ, 'tsgi.signal', {
+      get: () => (current ??= (created++, controller.signal)),
+      set: (value: AbortSignal) => void (current = value),
+      enumerable: true,
+      configurable: true,
+    });
+    const replacement = new AbortController().signal;
+    const app: App = (environ, startResponse) => {
+      environ['tsgi.signal'] = replacement;
+      startResponse('200 OK', []);
+      return [];
+    };
+    await serve(validate(app), built.environ);
+    expect(created).toBe(1);
+    expect(built.environ['tsgi.signal']).toBe(replacement);
+  });
+
+  it.each([
+    ['a getter without a setter', { get: () => new AbortController().signal, enumerable: true, configurable: true }, '§3.1'],
+    ['a read-only value', { value: new AbortController().signal, writable: false, enumerable: true, configurable: true }, '§3.1'],
+    ['a key that cannot be deleted', { value: new AbortController().signal, writable: true, enumerable: true, configurable: false }, '§3.1'],
+    ['a non-enumerable key', { value: new AbortController().signal, writable: true, enumerable: false, configurable: true }, '§3.9'],
+  ])('tsgi.signal as %s', async (_name, descriptor, rule) => {
+    const built = request();
+    Object.defineProperty(built.environ, 'tsgi.signal', descriptor);
+    await expectBreach(() => validate(hello)(built.environ, recordingStartResponse(newRecording())), 'server', rule);
+  });
+});
+
+// --- tsgi.input in TSGI 1.1 (spec §4.1, §4.3, §4.8) ---------------------------------------------------------
+
+describe('tsgi.input sizes, overlapping reads and reads after the response', () => {
+  const post = { method: 'POST', body: ['hello'] };
+  const readWith = (size: unknown): App => async (environ, startResponse) => {
+    const chunk = await environ['tsgi.input'].read(size as number);
+    startResponse('200 OK', []);
+    return [chunk];
+  };
+
+  it.each([[null], [Infinity], [-1], [undefined], [3]])('read(%s) is allowed', async (size) => {
+    const sent = (await serve(validate(readWith(size)), request(post).environ)).sent.join('');
+    expect(sent).toBe(size === 3 ? 'hel' : 'hello');
+  });
+
+  it.each([[0], [Number.NaN], [1.5], ['4']])('read(%s) is the app breaking §4.1, and the server rejected it', async (size) => {
+    await expectBreach(() => serve(validate(readWith(size)), request(post).environ), 'app', '§4.1');
+  });
+
+  it('a server that answers read(0) instead of rejecting it breaks §4.1', async () => {
+    const built = request(post);
+    built.environ['tsgi.input'] = inputOf([encoder.encode('hello')], () => {});
+    await expectBreach(() => serve(validate(readWith(0)), built.environ), 'server', '§4.1');
+  });
+
+  it('a server that lets a second read overlap the first breaks §4.3', async () => {
+    const built = request(post);
+    built.environ['tsgi.input'] = inputOf([encoder.encode('hello')], () => {});
+    const app: App = async (environ, startResponse) => {
+      const input = environ['tsgi.input'];
+      await Promise.all([input.read(1), input.read(1)]);
+      startResponse('200 OK', []);
+      return [];
+    };
+    await expectBreach(() => serve(validate(app), built.environ), 'server', '§4.3');
+  });
+
+  it('a read after the response ended gets TSGI_ERR_RESPONSE_ENDED from a correct server', async () => {
+    let input: InputStream | undefined;
+    const app: App = (environ, startResponse) => {
+      input = environ['tsgi.input'];
+      startResponse('200 OK', []);
+      return [];
+    };
+    await serve(validate(app), request(post).environ);
+    await expect(input!.read()).rejects.toMatchObject({ code: 'TSGI_ERR_RESPONSE_ENDED' });
+  });
+
+  it('a server that still answers reads after the response ended breaks §4.8', async () => {
+    const built = request(post);
+    built.environ['tsgi.input'] = inputOf([encoder.encode('hello')], () => {});
+    let input: InputStream | undefined;
+    const app: App = (environ, startResponse) => {
+      input = environ['tsgi.input'];
+      startResponse('200 OK', []);
+      return [];
+    };
+    await serve(validate(app), built.environ);
+    await expectBreach(() => input!.read(), 'server', '§4.8');
+  });
+});
+
+// --- tsgi.signal and abandoning a body (spec §3.9, §6.4) ------------------------------------------------------
+
+/** An SSE-style app: its body waits for events that never come, until tsgi.signal aborts. */
+function waitingApp(log: string[]): App {
+  return (environ, startResponse) => {
+    startResponse('200 OK', [['Content-Type', 'text/event-stream']]);
+    const signal = environ['tsgi.signal'];
+    const body = (async function* () {
+      try {
+        yield 'data: hello\n\n';
+        await new Promise((_resolve, reject) => {
+          signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+        });
+      } finally {
+        log.push('finally');
+      }
+    })();
+    return Object.assign(body, { close: () => void log.push('close') });
+  };
+}
+
+describe('tsgi.signal and abandoning a body', () => {
+  const reportsOf = () => {
+    const reports: ValidationError[] = [];
+    return { reports, options: { closeDeadlineMs: 30, report: (error: ValidationError) => void reports.push(error) } };
+  };
+
+  it('a correct server: abort, return() at once while next() is pending, close() once return() settled', async () => {
+    const log: string[] = [];
+    const { reports, options } = reportsOf();
+    const built = request();
+    const body = (await validate(waitingApp(log), options)(built.environ, recordingStartResponse(newRecording()))) as AsyncIterable<Chunk> & Body;
+    const iterator = body[Symbol.asyncIterator]();
+    expect((await iterator.next()).value).toBe('data: hello\n\n');
+    const pending = iterator.next();
+    built.abandon('TSGI_ERR_CLIENT_GONE');
+    await iterator.return?.();
+    log.push('returned');
+    await body.close?.();
+    await pending.catch(() => {}); // its result is discarded
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(log).toEqual(['finally', 'returned', 'close']);
+    expect(reports).toEqual([]);
+  });
+
+  it('close() before return() settled is the server breaking §6.4', async () => {
+    const built = request();
+    const body = (await validate(waitingApp([]))(built.environ, recordingStartResponse(newRecording()))) as AsyncIterable<Chunk> & Body;
+    const iterator = body[Symbol.asyncIterator]();
+    await iterator.next();
+    const pending = iterator.next();
+    const returning = iterator.return?.();
+    await expectBreach(() => body.close?.(), 'server', '§6.4');
+    built.abandon('TSGI_ERR_CLIENT_GONE');
+    await Promise.allSettled([pending, returning]);
+  });
+
+  it('close() in the middle of an iteration without return() is the server breaking §6.4', async () => {
+    const built = request();
+    const body = (await validate(waitingApp([]))(built.environ, recordingStartResponse(newRecording()))) as AsyncIterable<Chunk> & Body;
+    const iterator = body[Symbol.asyncIterator]();
+    await iterator.next();
+    await expectBreach(() => body.close?.(), 'server', '§6.4');
+  });
+
+  it('a server that abandons the request but never calls return() is reported', async () => {
+    const { reports, options } = reportsOf();
+    const built = request();
+    const body = (await validate(waitingApp([]), options)(built.environ, recordingStartResponse(newRecording()))) as AsyncIterable<Chunk> & Body;
+    const iterator = body[Symbol.asyncIterator]();
+    await iterator.next();
+    iterator.next().catch(() => {});
+    built.abandon('TSGI_ERR_REQUEST_TIMEOUT');
+    await waitFor(() => reports.length > 0);
+    expect(reports[0]).toMatchObject({ culprit: 'server', rule: '§6.4' });
+    expect(reports[0]?.message).toContain('return()');
+  });
+
+  it('next() after return() is the server breaking §6.4', async () => {
+    const body = (await validate(waitingApp([]))(request().environ, recordingStartResponse(newRecording()))) as AsyncIterable<Chunk> & Body;
+    const iterator = body[Symbol.asyncIterator]();
+    await iterator.next();
+    await iterator.return?.();
+    await expectBreach(() => iterator.next(), 'server', '§6.4');
+  });
+
+  it('the late result of a next() pending when the server gave up is not checked', async () => {
+    let release: (() => void) | undefined;
+    const app = appWith('200 OK', [['Content-Length', '1']], () =>
+      (async function* () {
+        yield 'a';
+        await new Promise<void>((resolve) => (release = resolve));
+        yield 'more than declared';
+      })(),
+    );
+    const body = (await validate(app)(request().environ, recordingStartResponse(newRecording()))) as AsyncIterable<Chunk> & Body;
+    const iterator = body[Symbol.asyncIterator]();
+    await iterator.next();
+    const pending = iterator.next();
+    const returning = iterator.return?.();
+    release?.();
+    expect(await pending).toEqual({ done: false, value: 'more than declared' });
+    await returning;
+    await body.close?.();
+  });
+
+  it.each([
+    ['no reason code', () => new Error('gone')],
+    ['a TSGI code that is not an abandonment', () => new TsgiError('TSGI_ERR_CONFIG', 'x')],
+    ['the default AbortError', () => undefined],
+  ])('a signal aborted with %s is reported', async (_name, reason) => {
+    const { reports, options } = reportsOf();
+    const built = request();
+    validate(hello, options)(built.environ, recordingStartResponse(newRecording()));
+    built.controller.abort(reason());
+    expect(reports[0]).toMatchObject({ culprit: 'server', rule: '§3.9' });
+  });
+
+  it('a signal aborted after the response was complete is reported', async () => {
+    const { reports, options } = reportsOf();
+    const built = request();
+    await serve(validate(hello, options), built.environ);
+    built.abandon('TSGI_ERR_CLIENT_GONE');
+    expect(reports.map((r) => r.rule)).toEqual(['§3.9']);
+    expect(reports[0]?.message).toContain('after the response was complete');
+  });
+
+  it('a read that rejects with CLIENT_GONE while the signal is not aborted is the server breaking §3.9', async () => {
+    const built = request({ method: 'POST', body: ['hello'] });
+    built.environ['tsgi.input'] = {
+      read: () => Promise.reject(new TsgiError('TSGI_ERR_CLIENT_GONE', 'gone')),
+      [Symbol.asyncIterator]: () => ({ next: async () => ({ done: true, value: undefined }) }),
+    } as InputStream;
+    await expectBreach(() => serve(validate(readsOnce), built.environ), 'server', '§3.9');
+  });
+
+  it('a read after the signal was aborted rejects with its reason; a server that answers it breaks §3.9', async () => {
+    const correct = request({ method: 'POST', body: ['hello'] });
+    correct.abandon('TSGI_ERR_BODY_TIMEOUT');
+    await expect(serve(validate(readsOnce), correct.environ)).rejects.toMatchObject({ code: 'TSGI_ERR_BODY_TIMEOUT' });
+
+    const lax = request({ method: 'POST', body: ['hello'] });
+    lax.environ['tsgi.input'] = inputOf([encoder.encode('hello')], () => {});
+    lax.abandon('TSGI_ERR_BODY_TIMEOUT');
+    await expectBreach(() => serve(validate(readsOnce), lax.environ), 'server', '§3.9');
+  });
+
+  it('write() after the client left must reject with TSGI_ERR_CLIENT_GONE', async () => {
+    const { reports, options } = reportsOf();
+    const built = request();
+    let write: ((chunk: Chunk) => Promise<void>) | undefined;
+    const app: App = (_environ, startResponse) => {
+      write = startResponse('200 OK', []);
+      return (function* () {})();
+    };
+    validate(app, options)(built.environ, recordingStartResponse(newRecording()));
+    built.abandon('TSGI_ERR_CLIENT_GONE');
+    await write?.('x'); // the recording server resolves it: a breach
+    await waitFor(() => reports.length > 0);
+    expect(reports[0]).toMatchObject({ culprit: 'server', rule: '§5.5' });
+  });
+
+  it('write() after close(): the app breach is thrown, and a server that resolves it is reported too', async () => {
+    const run = async (serverWrite: Write) => {
+      const { reports, options } = reportsOf();
+      let write: ((chunk: Chunk) => Promise<void>) | undefined;
+      const app: App = (_environ, startResponse) => {
+        write = startResponse('200 OK', []);
+        return [];
+      };
+      const body = validate(app, options)(request().environ, () => serverWrite) as Body;
+      for (const _chunk of body as Iterable<Chunk>);
+      await body.close?.();
+      await expectBreach(() => write?.('late'), 'app', '§5.5');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      return reports;
+    };
+    expect(await run(() => Promise.reject(new TsgiError('TSGI_ERR_RESPONSE_ENDED', 'ended')))).toEqual([]);
+    expect((await run(async () => {})).map((r) => r.rule)).toEqual(['§5.5']);
+  });
+});
+
+const readsOnce: App = async (environ, startResponse) => {
+  await environ['tsgi.input'].read();
+  startResponse('200 OK', []);
+  return [];
+};

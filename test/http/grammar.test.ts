@@ -2,8 +2,12 @@
 import { describe, expect, test } from 'vitest';
 import {
   CHUNK_EXT,
+  FIELD_LINE,
   FIELD_LINES,
+  FIELD_LINES_AT,
   ORIGIN_FORM,
+  ORIGIN_FORM_PLAIN,
+  REQUEST_LINE,
   TOKEN,
   TRANSFER_CODING,
   WELL_FORMED_HEAD,
@@ -60,20 +64,27 @@ describe('Host field value (RFC 9112 §3.2)', () => {
 });
 
 describe('request-target forms (RFC 9112 §3.2)', () => {
-  test('origin-form', () => {
-    for (const target of ['/', '/a/b', '/a?', '/?q', '/a?b=c&d=/e?f', '/%7Euser', "/!$&'()*+,;=:@-._~"]) {
+  test('origin-form, widened to what clients send (fragment, visible ASCII, obs-text)', () => {
+    for (const target of ['/', '/a/b', '/a?', '/?q', '/a?b=c&d=/e?f', '/%7Euser', "/!$&'()*+,;=:@-._~", '/a#b', '/a?b#c?d#e', '/#', '/a|b', '/a"b', '/\xe9', '//a\\b', '/<>{}^`[]']) {
       expect(ORIGIN_FORM.test(target), target).toBe(true);
     }
-    for (const target of ['', 'a', '/a b', '/a#b', '/%', '/%g0', '/a|b', '/a"b', '/\xe9', '//a\\b']) {
+    for (const target of ['', 'a', '#a', '/a b', '/%', '/%g0', '/a#%g0', '/a#%4', '/a\x7f', '/a\x00', '/a\tb', '/\u0100']) {
       expect(ORIGIN_FORM.test(target), target).toBe(false);
     }
   });
 
+  test('the plain origin-form is the origin-form without "%" and "#"', () => {
+    for (let c = 0; c < 0x100; c++) {
+      const target = `/a${String.fromCharCode(c)}`;
+      expect(ORIGIN_FORM_PLAIN.test(target), target).toBe(c !== 0x25 && c !== 0x23 && ORIGIN_FORM.test(target));
+    }
+  });
+
   test('absolute-form, http and https only, no userinfo', () => {
-    for (const target of ['http://example.com', 'https://example.com/', 'HTTP://a:80/b?c', 'http://[::1]:8080/x', 'http://a?q']) {
+    for (const target of ['http://example.com', 'https://example.com/', 'HTTP://a:80/b?c', 'http://[::1]:8080/x', 'http://a?q', 'http://a/#f', 'http://a#f', 'http://a/b|\xe9?"q"#`']) {
       expect(isAbsoluteForm(target), target).toBe(true);
     }
-    for (const target of ['ftp://a/', 'http:/a', 'http://', 'http:///a', 'http://:80/', 'http://u@a/', 'http://a/b c', 'http://a/#f', 'httpx://a/']) {
+    for (const target of ['ftp://a/', 'http:/a', 'http://', 'http:///a', 'http://:80/', 'http://u@a/', 'http://a/b c', 'httpx://a/', 'http://#f', 'http://a\xe9/', 'http://a/%zz', 'http://a/#%z']) {
       expect(isAbsoluteForm(target), target).toBe(false);
     }
   });
@@ -96,6 +107,23 @@ describe('tokens and field lines (RFC 9110 §5.6.2, RFC 9112 §5)', () => {
     expect(FIELD_LINES.test('A: b\r\nC:\r\nD:\t x \xff\r\n')).toBe(true);
     for (const text of ['A : b\r\n', ' A: b\r\n', 'A: b\n', 'A: b\rc\r\n', 'A: \x00\r\n', ': b\r\n', 'A b\r\n']) {
       expect(FIELD_LINES.test(text), JSON.stringify(text)).toBe(false);
+    }
+  });
+
+  test('one field line (the slow path) and a run of them (the fast path) accept the same lines', () => {
+    const lines = ['A: b', 'A:', 'a-b:c d', "!#$%&'*+-.^_`|~09azAZ: x", 'A: \xe9\xff\t', 'A : b', ' A: b', 'A b', ': b', 'A: \x00', 'A: \x7f', 'A\x80: b', 'A{: b'];
+    for (const line of lines) {
+      expect(FIELD_LINES.test(`${line}\r\n`), JSON.stringify(line)).toBe(FIELD_LINE.test(line));
+      FIELD_LINES_AT.lastIndex = 0;
+      expect(FIELD_LINES_AT.test(`${line}\r\n\r\n`) && FIELD_LINES_AT.lastIndex === line.length + 4, JSON.stringify(line)).toBe(FIELD_LINE.test(line));
+    }
+  });
+
+  test('one request-line (the slow path) and a whole head (the fast path) accept the same lines', () => {
+    const lines = ['GET / HTTP/1.1', 'M-SEARCH * HTTP/1.0', '-BLARGH /x HTTP/1.1', 'GET /\xe9#f HTTP/1.1', 'GET  / HTTP/1.1', 'GET / HTTP/1.2', 'GET / http/1.1', 'G(T / HTTP/1.1', 'GET /a b HTTP/1.1', 'GET / HTTP/1.1 ', 'GET\t/ HTTP/1.1', 'GET /\x7f HTTP/1.1'];
+    for (const line of lines) {
+      WELL_FORMED_HEAD.lastIndex = 0;
+      expect(WELL_FORMED_HEAD.test(`${line}\r\nHost: h\r\n\r\n`), JSON.stringify(line)).toBe(REQUEST_LINE.test(line));
     }
   });
 

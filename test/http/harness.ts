@@ -4,6 +4,7 @@
  */
 import { expect } from 'vitest';
 import { RequestParser } from '../../src/http/parser.js';
+import type { CorpusRequest } from '../corpus/requests.js';
 import {
   CLOSED,
   DATA,
@@ -164,16 +165,21 @@ export const SPLITS: [string, (buf: Buffer) => Buffer[]][] = [
   ['random split (seed 7)', (buf) => randomSplits(buf, 7)],
 ];
 
-/** What an app would see of a request, in the corpus's shape. */
-export function appView(request: SeenRequest): {
-  method: string;
-  target: string;
-  versionMinor: 0 | 1;
-  headers: [string, string][];
-  body: string;
-} {
-  const headers: [string, string][] = [];
-  const flat = request.head.headers;
-  for (let i = 0; i < flat.length; i += 2) headers.push([flat[i]!, flat[i + 1]!]);
-  return { method: request.head.method, target: request.head.target, versionMinor: request.head.versionMinor, headers, body: request.body };
+/** What an app would see of a request, in the corpus's shape: trailers only for chunked requests. */
+export function appView(request: SeenRequest): CorpusRequest {
+  const view = {
+    method: request.head.method,
+    target: request.head.target,
+    versionMinor: request.head.versionMinor,
+    headers: pairs(request.head.headers),
+    body: request.body,
+  };
+  return request.trailers === null ? view : { ...view, trailers: pairs(request.trailers) };
+}
+
+/** [name, value, name, value, ...] → [[name, value], ...] */
+function pairs(flat: string[]): [string, string][] {
+  const out: [string, string][] = [];
+  for (let i = 0; i < flat.length; i += 2) out.push([flat[i]!, flat[i + 1]!]);
+  return out;
 }

@@ -6,7 +6,7 @@
 import { describe, expect, test } from 'vitest';
 import { HttpParseError, TsgiError } from '../../src/errors.js';
 import { CLOSED, DATA, END, ERROR, HEAD, NEED_DATA, PAUSED, type ParserLimits } from '../../src/http/events.js';
-import { RequestParser } from '../../src/http/parser.js';
+import { FORBIDDEN_TRAILERS, RequestParser } from '../../src/http/parser.js';
 import { INVALID, VALID } from '../corpus/requests.js';
 import { SPLITS, byteByByte, bytes, drive, prng, randomSplits, type Transcript } from './harness.js';
 
@@ -166,6 +166,83 @@ describe('valid requests', () => {
   });
 });
 
+describe('interop: what real clients send, accepted without touching framing', () => {
+  const at = (target: string): Transcript => parseAllWays(`GET ${target} HTTP/1.1\r\n${HOST}\r\n`);
+
+  test('every visible ASCII character but "%" and "#", and every byte 0x80-0xFF, is accepted in path, query and fragment', () => {
+    for (let byte = 0x21; byte <= 0xff; byte++) {
+      if (byte === 0x25 || byte === 0x23 || byte === 0x7f) continue;
+      const c = String.fromCharCode(byte);
+      for (const target of [`/a${c}b`, `/?q=${c}`, `/#f${c}`]) {
+        const seen = at(target);
+        expect(seen.requests.map((r) => r.head.target), JSON.stringify(target)).toEqual([target]);
+      }
+    }
+  });
+
+  test('every control character, SP and DEL is refused wherever it appears in the target', () => {
+    for (let byte = 0x00; byte <= 0x20; byte++) {
+      if (byte === 0x0d || byte === 0x0a) continue; // line endings: refused as such
+      for (const target of ['/a?b', '/a?q#f', '/a#f']) {
+        const raw = target.replace('a', `a${String.fromCharCode(byte)}`);
+        const seen = at(raw);
+        expect(seen.requests, JSON.stringify(raw)).toEqual([]);
+        expect(seen.outcome, JSON.stringify(raw)).toMatchObject({ status: 400 });
+      }
+    }
+    expect(at('/a\x7fb').outcome).toEqual({ status: 400, code: 'TSGI_ERR_HTTP_TARGET' });
+    expect(at('/a#b\x7f').outcome).toEqual({ status: 400, code: 'TSGI_ERR_HTTP_TARGET' });
+  });
+
+  test('a fragment is accepted on origin-form and absolute-form targets and kept in the target as received', () => {
+    for (const target of ['/a?b=1#frag', '/#', '/#a#b?c', '/p?#', 'http://example.com#f', 'http://example.com/x?y#z', '/%41#%42']) {
+      expect(at(target).requests.map((r) => r.head.target), target).toEqual([target]);
+    }
+  });
+
+  test('"#" does not open a way around the rest of the target grammar', () => {
+    // The form rules still apply to what precedes the fragment.
+    for (const target of ['#frag', 'a#/b', '*#f', 'http://#f', 'http://u@a/#f', 'example.com:80#f']) {
+      expect(at(target).outcome, target).toMatchObject({ status: 400 });
+    }
+    expect(parseAllWays(`OPTIONS *#f HTTP/1.1\r\n${HOST}\r\n`).outcome).toMatchObject({ status: 400 });
+    expect(parseAllWays(`CONNECT example.com:443#f HTTP/1.1\r\n${HOST}\r\n`).outcome).toMatchObject({ status: 400 });
+  });
+
+  test('trailer fields that are not about framing, routing or authentication are accepted, apart from the headers', () => {
+    const names = ['Content-Type', 'Content-Encoding', 'Content-Range', 'Vary', 'Expires', 'Range', 'If-None-Match', 'Expect', 'ETag', 'Server-Timing', 'X-Forwarded-For'];
+    const trailerSection = names.map((name) => `${name}: v\r\n`).join('');
+    const seen = parseAllWays(`POST / HTTP/1.1\r\n${HOST}Transfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n${trailerSection}\r\n`);
+    expect(seen.outcome).toBe('closed');
+    const [request] = seen.requests;
+    expect(request!.trailers).toEqual(names.flatMap((name) => [name, 'v']));
+    expect(request!.head.headers).toEqual(['Host', 'example.com', 'Transfer-Encoding', 'chunked']);
+  });
+
+  test('every trailer field about framing, routing or authentication is refused, in any case', () => {
+    for (const name of FORBIDDEN_TRAILERS) {
+      for (const spelling of [name, name.toUpperCase()]) {
+        const raw = `POST / HTTP/1.1\r\n${HOST}Transfer-Encoding: chunked\r\n\r\n0\r\nX-Ok: 1\r\n${spelling}: v\r\n\r\n`;
+        expect(parseAllWays(raw).outcome, spelling).toEqual({ status: 400, code: 'TSGI_ERR_HTTP_TRAILER' });
+      }
+    }
+    expect([...FORBIDDEN_TRAILERS].sort()).toEqual(
+      ['authorization', 'connection', 'content-length', 'cookie', 'host', 'keep-alive', 'max-forwards', 'proxy-authorization', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade'].sort(),
+    );
+  });
+
+  test('the field-size limit counts each line with its CRLF, whatever the OWS', () => {
+    const limits = { maxHeaderFieldSize: 20 };
+    // 18 bytes + CRLF = 20: passes; 19 + CRLF = 21: refused, with or without spaces around the value.
+    for (const [line, ok] of [['X-A: 1234567890123', true], ['X-A:12345678901234', true], ['X-A:123456789012345', false], ['X-A:    12345678901', false], ['X-A: 1234567890123 ', false]] as const) {
+      expect(line.length + 2 <= 20).toBe(ok);
+      const seen = parseAllWays(`${GET}Host: x\r\n${line}\r\n\r\n`, limits);
+      if (ok) expect(seen.requests, line).toHaveLength(1);
+      else expect(seen.outcome, line).toEqual({ status: 431, code: 'TSGI_ERR_HTTP_FIELD_TOO_LARGE' });
+    }
+  });
+});
+
 describe('keep-alive', () => {
   const cases: [string, string, boolean][] = [
     ['HTTP/1.1 by default', `GET / HTTP/1.1\r\n${HOST}\r\n`, true],
@@ -310,8 +387,8 @@ const REFUSALS: Refusal[] = [
   ['no spaces at all', `GET\r\n${HOST}\r\n`, 400, 'TSGI_ERR_HTTP_REQUEST_LINE'],
   ['no request-target', `GET HTTP/1.1\r\n${HOST}\r\n`, 400, 'TSGI_ERR_HTTP_REQUEST_LINE'],
   ['missing version (HTTP/0.9)', 'GET /index.html\r\n\r\n', 400, 'TSGI_ERR_HTTP_VERSION'],
-  ['HTTP/1.2', `GET / HTTP/1.2\r\n${HOST}\r\n`, 400, 'TSGI_ERR_HTTP_VERSION'],
-  ['HTTP/2.0', `GET / HTTP/2.0\r\n${HOST}\r\n`, 400, 'TSGI_ERR_HTTP_VERSION'],
+  ['HTTP/1.2', `GET / HTTP/1.2\r\n${HOST}\r\n`, 505, 'TSGI_ERR_HTTP_VERSION_NOT_SUPPORTED'],
+  ['HTTP/2.0', `GET / HTTP/2.0\r\n${HOST}\r\n`, 505, 'TSGI_ERR_HTTP_VERSION_NOT_SUPPORTED'],
   ['http/1.1', `GET / http/1.1\r\n${HOST}\r\n`, 400, 'TSGI_ERR_HTTP_VERSION'],
   ['HTTP/1.10', `GET / HTTP/1.10\r\n${HOST}\r\n`, 400, 'TSGI_ERR_HTTP_VERSION'],
   ['method not a token', `G@T / HTTP/1.1\r\n${HOST}\r\n`, 400, 'TSGI_ERR_HTTP_REQUEST_LINE'],
@@ -322,13 +399,15 @@ const REFUSALS: Refusal[] = [
   // request-target
   ['empty target', `GET  HTTP/1.1\r\n${HOST}\r\n`, 400, 'TSGI_ERR_HTTP_TARGET'],
   ['relative target', `GET index.html HTTP/1.1\r\n${HOST}\r\n`, 400, 'TSGI_ERR_HTTP_TARGET'],
-  ['fragment', `GET /#top HTTP/1.1\r\n${HOST}\r\n`, 400, 'TSGI_ERR_HTTP_TARGET'],
   ['control character', `GET /a\x7fb HTTP/1.1\r\n${HOST}\r\n`, 400, 'TSGI_ERR_HTTP_TARGET'],
-  ['non-ASCII byte', `GET /\xc3\xa9 HTTP/1.1\r\n${HOST}\r\n`, 400, 'TSGI_ERR_HTTP_TARGET'],
+  ['control character in the fragment', `GET /a#\x7f HTTP/1.1\r\n${HOST}\r\n`, 400, 'TSGI_ERR_HTTP_TARGET'],
   ['%zz', `GET /%zz HTTP/1.1\r\n${HOST}\r\n`, 400, 'TSGI_ERR_HTTP_TARGET'],
   ['%4 at the end', `GET /a%4 HTTP/1.1\r\n${HOST}\r\n`, 400, 'TSGI_ERR_HTTP_TARGET'],
   ['%4 in the query', `GET /a?b=%4 HTTP/1.1\r\n${HOST}\r\n`, 400, 'TSGI_ERR_HTTP_TARGET'],
-  ['backslash', `GET /a\\b HTTP/1.1\r\n${HOST}\r\n`, 400, 'TSGI_ERR_HTTP_TARGET'],
+  ['%4 in the fragment', `GET /a#b%4 HTTP/1.1\r\n${HOST}\r\n`, 400, 'TSGI_ERR_HTTP_TARGET'],
+  ['% right before the fragment', `GET /a%#b HTTP/1.1\r\n${HOST}\r\n`, 400, 'TSGI_ERR_HTTP_TARGET'],
+  ['absolute-form, bad %-escape in the fragment', `GET http://a/#%x HTTP/1.1\r\n${HOST}\r\n`, 400, 'TSGI_ERR_HTTP_TARGET'],
+  ['absolute-form, raw byte in the host', `GET http://caf\xe9/ HTTP/1.1\r\n${HOST}\r\n`, 400, 'TSGI_ERR_HTTP_TARGET'],
   ['absolute-form, ftp scheme', `GET ftp://example.com/ HTTP/1.1\r\n${HOST}\r\n`, 400, 'TSGI_ERR_HTTP_TARGET'],
   ['absolute-form, no host', `GET http:/// HTTP/1.1\r\n${HOST}\r\n`, 400, 'TSGI_ERR_HTTP_TARGET'],
   ['absolute-form, userinfo', `GET https://u@example.com/ HTTP/1.1\r\n${HOST}\r\n`, 400, 'TSGI_ERR_HTTP_TARGET'],
@@ -377,10 +456,12 @@ const REFUSALS: Refusal[] = [
   ['empty value', `POST / HTTP/1.1\r\n${HOST}Transfer-Encoding:\r\n\r\n`, 400, 'TSGI_ERR_HTTP_TRANSFER_ENCODING'],
   ['chunked with a parameter', `POST / HTTP/1.1\r\n${HOST}Transfer-Encoding: chunked;q=1\r\n\r\n`, 400, 'TSGI_ERR_HTTP_TRANSFER_ENCODING'],
   ['coding that is not a token', `POST / HTTP/1.1\r\n${HOST}Transfer-Encoding: "chunked"\r\n\r\n`, 400, 'TSGI_ERR_HTTP_TRANSFER_ENCODING'],
-  ['gzip', `POST / HTTP/1.1\r\n${HOST}Transfer-Encoding: gzip\r\n\r\n`, 501, 'TSGI_ERR_HTTP_UNSUPPORTED_CODING'],
+  // RFC 9112 §6.3: not ending in chunked, the framing is invalid (400) whatever the coding.
+  ['gzip', `POST / HTTP/1.1\r\n${HOST}Transfer-Encoding: gzip\r\n\r\n`, 400, 'TSGI_ERR_HTTP_TRANSFER_ENCODING'],
   ['gzip, chunked', `POST / HTTP/1.1\r\n${HOST}Transfer-Encoding: gzip, chunked\r\n\r\n`, 501, 'TSGI_ERR_HTTP_UNSUPPORTED_CODING'],
-  ['foo', `POST / HTTP/1.1\r\n${HOST}Transfer-Encoding: foo\r\n\r\n`, 501, 'TSGI_ERR_HTTP_UNSUPPORTED_CODING'],
-  ['identity', `POST / HTTP/1.1\r\n${HOST}Transfer-Encoding: identity\r\n\r\n`, 501, 'TSGI_ERR_HTTP_UNSUPPORTED_CODING'],
+  ['foo', `POST / HTTP/1.1\r\n${HOST}Transfer-Encoding: foo\r\n\r\n`, 400, 'TSGI_ERR_HTTP_TRANSFER_ENCODING'],
+  ['identity', `POST / HTTP/1.1\r\n${HOST}Transfer-Encoding: identity\r\n\r\n`, 400, 'TSGI_ERR_HTTP_TRANSFER_ENCODING'],
+  ['identity, chunked', `POST / HTTP/1.1\r\n${HOST}Transfer-Encoding: identity, chunked\r\n\r\n`, 501, 'TSGI_ERR_HTTP_UNSUPPORTED_CODING'],
   // Expect
   ['Expect: 200-ok', `${GET}${HOST}Expect: 200-ok\r\n\r\n`, 417, 'TSGI_ERR_HTTP_EXPECTATION'],
   ['Expect: 100-continue, other', `${GET}${HOST}Expect: 100-continue, other\r\n\r\n`, 417, 'TSGI_ERR_HTTP_EXPECTATION'],
@@ -411,6 +492,10 @@ const REFUSALS: Refusal[] = [
   ['Authorization trailer', `${CHUNKED}0\r\nX-Ok: 1\r\nAuthorization: Basic eA==\r\n\r\n`, 400, 'TSGI_ERR_HTTP_TRAILER'],
   ['Trailer trailer', `${CHUNKED}0\r\nTrailer: X\r\n\r\n`, 400, 'TSGI_ERR_HTTP_TRAILER'],
   ['TE trailer', `${CHUNKED}0\r\nTE: trailers\r\n\r\n`, 400, 'TSGI_ERR_HTTP_TRAILER'],
+  ['Cookie trailer', `${CHUNKED}0\r\ncookie: a=b\r\n\r\n`, 400, 'TSGI_ERR_HTTP_TRAILER'],
+  ['Proxy-Authorization trailer', `${CHUNKED}0\r\nProxy-Authorization: Basic eA==\r\n\r\n`, 400, 'TSGI_ERR_HTTP_TRAILER'],
+  ['Upgrade trailer', `${CHUNKED}0\r\nUpgrade: websocket\r\n\r\n`, 400, 'TSGI_ERR_HTTP_TRAILER'],
+  ['Max-Forwards trailer', `${CHUNKED}0\r\nMax-Forwards: 1\r\n\r\n`, 400, 'TSGI_ERR_HTTP_TRAILER'],
   ['bad trailer line', `${CHUNKED}0\r\nX-T : 1\r\n\r\n`, 400, 'TSGI_ERR_HTTP_FIELD'],
   ['NUL in a trailer', `${CHUNKED}0\r\nX-T: \x00\r\n\r\n`, 400, 'TSGI_ERR_HTTP_FIELD'],
   ['bare LF in the trailer section', `${CHUNKED}0\r\nX-T: 1\n\r\n`, 400, 'TSGI_ERR_HTTP_LINE_ENDING'],
@@ -469,10 +554,10 @@ describe('limits', () => {
     });
   });
 
-  test('a field line exactly at the limit passes, one byte more is 431', () => {
+  test('a field line with its CRLF exactly at the limit passes, one byte more is 431 (as Gunicorn counts)', () => {
     const host = 'Host: x'; // 7 bytes, under the limit
-    expect(parseAllWays(`${GET}${host}\r\n${field(32)}\r\n\r\n`, limits).requests).toHaveLength(1);
-    expect(parseAllWays(`${GET}${host}\r\n${field(33)}\r\n\r\n`, limits).outcome).toEqual({
+    expect(parseAllWays(`${GET}${host}\r\n${field(30)}\r\n\r\n`, limits).requests).toHaveLength(1);
+    expect(parseAllWays(`${GET}${host}\r\n${field(31)}\r\n\r\n`, limits).outcome).toEqual({
       status: 431,
       code: 'TSGI_ERR_HTTP_FIELD_TOO_LARGE',
     });
@@ -495,8 +580,8 @@ describe('limits', () => {
       status: 431,
       code: 'TSGI_ERR_HTTP_TOO_MANY_FIELDS',
     });
-    expect(parseAllWays(`${head}${field(32)}\r\n\r\n`, limits).requests).toHaveLength(1);
-    expect(parseAllWays(`${head}${field(33)}\r\n\r\n`, limits).outcome).toEqual({
+    expect(parseAllWays(`${head}${field(30)}\r\n\r\n`, limits).requests).toHaveLength(1);
+    expect(parseAllWays(`${head}${field(31)}\r\n\r\n`, limits).outcome).toEqual({
       status: 431,
       code: 'TSGI_ERR_HTTP_FIELD_TOO_LARGE',
     });
@@ -520,7 +605,7 @@ describe('limits', () => {
 
   test('a field line over the limit is refused before its CRLF arrives', () => {
     const parser = new RequestParser(limits);
-    parser.feed(bytes(`${GET}Host: x\r\n${'X-Long: '.padEnd(32, 'v')}`));
+    parser.feed(bytes(`${GET}Host: x\r\n${'X-Long: '.padEnd(30, 'v')}`));
     expect(parser.next()).toBe(NEED_DATA);
     parser.feed(bytes('v'));
     expect(parser.next()).toBe(ERROR);
@@ -591,7 +676,7 @@ describe('misuse', () => {
 describe('whole, byte-by-byte and split input agree', () => {
   // Seeded mutations of the corpus: whatever the bytes, the way they arrive must not change the
   // outcome. This is what keeps the one-pass fast path and the line-by-line slow path in step.
-  const INTERESTING = ['\r', '\n', '\r\n', ' ', '\t', ':', ';', ',', '\x00', '\x7f', '\xff', '%', 'a', '0', '"', '\\'];
+  const INTERESTING = ['\r', '\n', '\r\n', ' ', '\t', ':', ';', ',', '\x00', '\x7f', '\x80', '\xff', '%', '#', '?', 'a', '0', '"', '\\', '{'];
   test('on 3000 mutated requests', () => {
     const random = prng(2024);
     const sources = [...VALID, ...INVALID].map((c) => c.raw).filter((raw) => raw.length < 2000);

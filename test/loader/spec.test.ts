@@ -16,6 +16,8 @@ describe('parseAppSpec', () => {
     [`app:create('it\\'s', "say \\"hi\\"", '\\n\\t\\\\', '\\x41\\u00e9')`, { module: 'app', path: ['create'], args: ["it's", 'say "hi"', '\n\t\\', 'Aé'] }],
     [`app:create('trailing',)`, { module: 'app', path: ['create'], args: ['trailing'] }],
     [`app:factories.build('a:b')`, { module: 'app', path: ['factories', 'build'], args: ['a:b'] }],
+    // docs/spec.md §7.2: `\0` is NUL even before a digit; a line break stands for itself; ws around ATTR.
+    [`app: create('\\01', 'a\nb') `, { module: 'app', path: ['create'], args: ['\u00001', 'a\nb'] }],
   ])('%s', (spec, expected) => {
     expect(parseAppSpec(spec)).toEqual(expected);
   });
@@ -35,6 +37,10 @@ describe('parseAppSpec', () => {
     ["app:create('a')x", 'unexpected "x" after the call'],
     ["app:create('\\q')", 'unsupported escape "\\\\q"'],
     ['app:create(process.exit())', 'factory arguments must be quoted strings'],
+    ['app:create(`a`)', 'factory arguments must be quoted strings'],
+    ["app:create('\\u{41}')", 'unsupported escape'],
+    ["app:create('\\b')", 'unsupported escape'],
+    ['app:create(,)', 'factory arguments must be quoted strings'],
   ])('rejects %s', (spec, why) => {
     let error: unknown;
     try {

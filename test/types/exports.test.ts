@@ -20,4 +20,11 @@ describe('package exports', () => {
     expect(typeof validate.validate).toBe('function');
     expect(typeof root.TsgiError).toBe('function');
   });
+
+  it('exposes the adapters and the test client at runtime', async () => {
+    const fetchInterface = await import('tsgi/fetch');
+    const nodeInterface = await import('tsgi/node');
+    const testing = await import('tsgi/testing');
+    for (const fn of [fetchInterface.fromFetch, fetchInterface.toFetch, nodeInterface.fromNode, nodeInterface.toNode, testing.testClient]) expect(typeof fn).toBe('function');
+  });
 });
