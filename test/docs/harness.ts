@@ -11,7 +11,9 @@
  *   list alternatives one per line (`tsgi app:app`, then `tsgi -w 4 app:app`);
  * - a block that signals the master through tsgi.pid without starting one finds one running;
  * - `kill -HUP "$(cat tsgi.pid)"` and the like wait for what the signal does (a new worker ready,
- *   one exiting, the master gone) before the next line; so does `$EDITOR FILE` under --reload.
+ *   one exiting, the master gone) before the next line; so does `$EDITOR FILE` under --reload;
+ * - `npm ci` and `npm install` do nothing (node_modules is this checkout's), `npx tsgi` is the
+ *   sandbox's tsgi, `$EDITOR` makes the edit the README describes.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -196,6 +198,8 @@ export class Sandbox {
       chmodSync(join(bin, name), 0o755);
     };
     tool('tsgi', `exec "${process.execPath}" "${join(this.dir, 'bin/tsgi.js')}" "$@"`);
+    // `npx tsgi` runs the package's own bin, as npx resolves it here, without npm's start-up.
+    tool('npx', `if [ "$1" = tsgi ]; then shift; exec "${process.execPath}" "${join(this.dir, 'bin/tsgi.js')}" "$@"; fi\nexec "${join(dirname(process.execPath), 'npx')}" "$@"`);
     // The sandbox has this checkout's node_modules; nothing is fetched from the registry.
     tool('npm', `case "$1" in ci|install|i) echo "(sandbox: npm $1 skipped, node_modules is linked)"; exit 0;; esac\nexec "${join(dirname(process.execPath), 'npm')}" "$@"`);
     // "$EDITOR FILE  # change 'Hello, World!', save": the change a reader would make.
