@@ -248,13 +248,14 @@ export class Sandbox {
         return { command, kind: 'exited', code: proc.exitCode, output: out };
       }
       if (/Worker ready/.test(out)) {
-        // All its workers: ready lines stop coming.
-        let seen = out.length;
-        const settle = Date.now() + 15_000;
-        do {
+        // All its workers: every worker booted has said it is ready, and no more are booting.
+        const count = (re: RegExp): number => (out.match(new RegExp(re.source, 'g')) ?? []).length;
+        const settle = Date.now() + 30_000;
+        let seen = -1;
+        while (Date.now() < settle && proc.exitCode === null && (out.length !== seen || count(/Worker ready/) < count(/Booting worker/))) {
           seen = out.length;
-          await sleep(400);
-        } while (out.length !== seen && Date.now() < settle && proc.exitCode === null);
+          await sleep(300);
+        }
         this.servers.push({ command, proc, output: () => out });
         return { command, kind: 'server', code: null, output: out };
       }
