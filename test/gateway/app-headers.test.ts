@@ -166,3 +166,72 @@ describe('the last header list checked is remembered by value, never a refused o
     expect(b).toEqual({ status: 200, statusLine: '200 OK', headers: [['X-Kept', 'yes'], ['X-Obs', 'caf\u00e9']], contentLength: 3, ascii: false, hasDate: false });
   });
 });
+
+describe('what startResponse refuses and drops (spec §5.2-§5.4), found by mutation testing', () => {
+  it('refusals are AppHeaderErrors coded TSGI_ERR_APP_CONTRACT', () => {
+    let err: unknown = null;
+    try {
+      checkResponse('200 OK', [['Bad Name', 'x']], blank());
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(AppHeaderError);
+    expect((err as AppHeaderError).code).toBe('TSGI_ERR_APP_CONTRACT');
+  });
+
+  it.each([
+    ['a status that is a number', 200, []],
+    ['headers that are not an array', '200 OK', {}],
+    ['headers that are a string', '200 OK', 'X-A: 1'],
+    ['a name that is not a token', '200 OK', [['Bad Name', 'x']]],
+    ['an empty name', '200 OK', [['', 'x']]],
+    ['a name that is not a string', '200 OK', [[7, 'x']]],
+    ['a value that is not a string', '200 OK', [['X-A', 123]]],
+    ['a Content-Length that is not a number', '200 OK', [['Content-Length', 'abc']]],
+    ['two Content-Lengths, the first 0', '200 OK', [['Content-Length', '0'], ['Content-Length', '5']]],
+  ])('%s', (_name, status, headers) => {
+    expect(() => checkResponse(status as string, headers as Header[], blank())).toThrow(AppHeaderError);
+  });
+
+  it('Content-Length 0 is a length', () => {
+    const out = blank();
+    checkResponse('200 OK', [['Content-Length', '0']], out);
+    expect(out.contentLength).toBe(0);
+  });
+
+  it.each([['TE'], ['te'], ['Transfer-Encoding'], ['TRANSFER-ENCODING'], ['Proxy-Connection'], ['Keep-Alive'], ['Connection'], ['Trailer'], ['Upgrade']])('%s is dropped', (name) => {
+    const out = blank();
+    checkResponse('200 OK', [['X-Before', '1'], [name, 'x'], ['X-After', '2']], out);
+    expect(out.headers).toEqual([['X-Before', '1'], ['X-After', '2']]);
+  });
+
+  it('a field only as long as a hop-by-hop one, or longer, is kept', () => {
+    const out = blank();
+    const headers: Header[] = [['T', '1'], ['TX', '2'], ['Transfer-Encodinx', '3'], ['Transfer-Encoding-X', '4']];
+    checkResponse('200 OK', headers, out);
+    expect(out.headers).toEqual(headers);
+  });
+
+  it('a list with the same values under other names is checked anew', () => {
+    checkResponse('200 OK', [['X-A', '1']], blank());
+    expect(() => checkResponse('200 OK', [['Bad Name', '1']], blank())).toThrow(AppHeaderError);
+  });
+
+  it('a list that is the start of the last one gets its own result, not the last one’s fields', () => {
+    checkResponse('200 OK', [['X-A', '1'], ['Connection', 'close'], ['X-B', '2']], blank());
+    const out = blank();
+    const shorter: Header[] = [['X-A', '1']];
+    checkResponse('200 OK', shorter, out);
+    expect(out.headers).toEqual([['X-A', '1']]);
+  });
+
+  it('after another list, an earlier one gets its own result again', () => {
+    const first: Header[] = [['X-A', '1']];
+    checkResponse('200 OK', first, blank());
+    checkResponse('200 OK', [['Content-Length', '5']], blank());
+    const out = blank();
+    checkResponse('200 OK', [['X-A', '1']], out);
+    expect(out.contentLength).toBe(-1);
+    expect(out.headers).toEqual([['X-A', '1']]);
+  });
+});

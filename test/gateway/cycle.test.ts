@@ -25,11 +25,20 @@ class FakeTransport implements Transport {
     this.events.push(`head ${r.status} ${contentLength}${noBody ? ' no-body' : ''}`);
   }
 
+  /** Called after each chunk, so a test can act in the middle of a send (cancel, say). */
+  onChunk: (() => void) | null = null;
+
   sendChunk(chunk: Chunk, byteLength: number): boolean {
+    if (!(typeof chunk === 'string' || chunk instanceof Uint8Array)) {
+      this.events.push(`chunk of ${typeof chunk}`);
+      return this.accepting;
+    }
+    if (byteLength === 0) this.events.push('empty chunk (nothing may be sent for one)');
     const buf = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     expect(byteLength, 'the byte length handed with a chunk is its length').toBe(buf.length);
     this.bytes.push(buf);
     this.events.push(`chunk ${buf.toString('latin1')}`);
+    this.onChunk?.();
     return this.accepting;
   }
 
@@ -1005,5 +1014,205 @@ describe('close() exactly once, then released() exactly once (spec §6.4)', () =
     expect(body!.close).toHaveBeenCalledTimes(1);
     const endings = t.events.filter((e) => /^(finish|abort|500)/.test(e));
     expect(endings.length, 'one way the response ended, at most').toBeLessThanOrEqual(1);
+  });
+});
+
+describe('edges found by mutation testing', () => {
+  const reason = new TsgiError('TSGI_ERR_CLIENT_GONE', 'gone');
+
+  it('an async app resolving with an array: one head with the summed length, as for a sync one', async () => {
+    const { t } = start(async (_env, sr) => {
+      sr('200 OK', []);
+      return ['ab', 'c'];
+    });
+    await vi.waitFor(() => expect(t.events.at(-1)).toBe('released'));
+    expect(t.events).toEqual(['head 200 3', 'chunk ab', 'chunk c', 'finish complete', 'released']);
+  });
+
+  it('an array of one empty chunk sends the head with length 0 and no chunk', () => {
+    const { t } = start((_env, sr) => {
+      sr('200 OK', []);
+      return [''];
+    });
+    expect(t.events).toEqual(['head 200 0', 'finish complete', 'released']);
+  });
+
+  it('Content-Length: 0 declared: the head says 0 and no byte of the body goes out', () => {
+    const { t } = start((_env, sr) => {
+      sr('200 OK', [['Content-Length', '0']]);
+      return ['x'];
+    });
+    expect(t.events).toEqual(['head 200 0', 'finish incomplete', 'released']);
+  });
+
+  it('HEAD with Content-Length: 0 declared keeps the declaration', () => {
+    const { t } = start((_env, sr) => {
+      sr('200 OK', [['Content-Length', '0']]);
+      return [];
+    }, 'HEAD');
+    expect(t.events).toEqual(['head 200 0 no-body', 'finish complete', 'released']);
+  });
+
+  it('excInfo null is no excInfo: a second call with it throws', () => {
+    let thrown: unknown = null;
+    start((_env, sr) => {
+      sr('200 OK', []);
+      try {
+        sr('500 Oops', [], null);
+      } catch (err) {
+        thrown = err;
+      }
+      return [];
+    });
+    expect((thrown as TsgiError).code).toBe('TSGI_ERR_APP_CONTRACT');
+  });
+
+  it('Content-Length: 0, the head sent by write(), then an error: every declared byte went out, so the response stands', () => {
+    const { t } = start((_env, sr) => {
+      void sr('200 OK', [['Content-Length', '0']])('');
+      throw new Error('after nothing');
+    });
+    expect(t.events).toEqual(['head 200 0', 'finish incomplete', 'released']);
+  });
+
+  it('Content-Length: 0 declared and an error before the head: a 500, not a response that stands', () => {
+    const { t } = start((_env, sr) => {
+      sr('200 OK', [['Content-Length', '0']]);
+      throw new Error('before the head');
+    });
+    expect(t.events).toEqual(['500', 'released']);
+  });
+
+  it('the whole declared body through write(), then an error: the response stands, released once', async () => {
+    const { t } = start(async (_env, sr) => {
+      await sr('200 OK', [['Content-Length', '2']])('12');
+      throw new Error('late');
+    });
+    await vi.waitFor(() => expect(t.events.at(-1)).toBe('released'));
+    expect(t.events).toEqual(['head 200 2', 'chunk 12', 'finish incomplete', 'released']);
+  });
+
+  it('a chunk of the wrong type mid-body: the generator, still suspended, gets return() (its finally runs) and close()', () => {
+    const order: string[] = [];
+    const body = closable(
+      (function* () {
+        try {
+          yield 'ok';
+          yield 42 as unknown as string;
+          yield 'never';
+        } finally {
+          order.push('finally');
+        }
+      })(),
+      () => order.push('close'),
+    );
+    const { t } = start((_env, sr) => {
+      sr('200 OK', []);
+      return body;
+    });
+    expect(t.events).toEqual(['head 200 -1', 'chunk ok', 'abort', 'released']);
+    expect(order).toEqual(['finally', 'close']);
+  });
+
+  it('cancelled while the async app runs, the app then returns a generator: never iterated, closed once, released', async () => {
+    let finishApp: (() => void) | null = null;
+    let pulled = 0;
+    const body = closable(
+      (function* () {
+        pulled++;
+        yield 'never';
+      })(),
+    );
+    const { t, cycle } = start(async (_env, sr) => {
+      sr('200 OK', []);
+      await new Promise<void>((r) => (finishApp = r));
+      return body;
+    });
+    await settle();
+    cycle.cancel(reason);
+    finishApp!();
+    await vi.waitFor(() => expect(t.events).toEqual(['released']));
+    expect(pulled).toBe(0);
+    expect(body.close).toHaveBeenCalledTimes(1);
+  });
+
+  it('cancelled by the transport in the middle of an array: the rest is not sent', () => {
+    const t = new FakeTransport();
+    const cycle = new Cycle(t, 'GET', fakeLogger([]));
+    t.onChunk = () => cycle.cancel(reason);
+    cycle.run((_env, sr) => {
+      sr('200 OK', []);
+      return ['a', 'b', 'c'];
+    }, {} as Environ);
+    expect(t.events).toEqual(['head 200 3', 'chunk a', 'released']);
+  });
+
+  it('a cancel after the response completed changes nothing: a later write() still says the response ended', async () => {
+    let write: Write | null = null;
+    const { cycle } = start((_env, sr) => {
+      write = sr('200 OK', []);
+      return ['done'];
+    });
+    cycle.cancel(reason);
+    await expect(write!('late')).rejects.toMatchObject({ code: 'TSGI_ERR_RESPONSE_ENDED' });
+  });
+
+  it('an iterator without return() is closed without an error logged', () => {
+    const it = controlledIterator();
+    it.withoutReturn();
+    const { cycle, logs } = start((_env, sr) => {
+      sr('200 OK', []);
+      return it.body;
+    });
+    cycle.cancel(reason);
+    expect(errors(logs)).toEqual([]);
+  });
+
+  it('a sync generator that overflows is stopped without an error logged', () => {
+    const { logs } = start((_env, sr) => {
+      sr('200 OK', [['Content-Length', '1']]);
+      return (function* () {
+        yield 'ab';
+        yield 'c';
+      })();
+    });
+    expect(errors(logs)).toEqual(['the app sent more bytes than its Content-Length; the excess was dropped and the connection will close']);
+  });
+
+  it.each([
+    ['null', null],
+    ['an object that is not a promise', {}],
+    ['a number', 3],
+  ])('a close() that returns %s: released at once, nothing logged', (_name, value) => {
+    const body = closable(['x'], () => value);
+    const { t, logs } = start((_env, sr) => {
+      sr('200 OK', []);
+      return body;
+    });
+    expect(t.events).toEqual(['head 200 1', 'chunk x', 'finish complete', 'released']);
+    expect(errors(logs)).toEqual([]);
+  });
+
+  it.each([
+    ['null', null],
+    ['an object that is not a promise', { done: true }],
+  ])('a return() that returns %s: close() at once, nothing logged', (_name, value) => {
+    const order: string[] = [];
+    const iterator = {
+      next: () => new Promise<IteratorResult<Chunk>>(() => {}),
+      return: () => {
+        order.push('return');
+        return value as unknown as IteratorResult<Chunk>;
+      },
+    };
+    const body = closable({ [Symbol.asyncIterator]: () => iterator }, () => order.push('close'));
+    const { t, cycle, logs } = start((_env, sr) => {
+      sr('200 OK', []);
+      return body as unknown as Body;
+    });
+    cycle.cancel(reason);
+    expect(order).toEqual(['return', 'close']);
+    expect(t.events).toEqual(['released']);
+    expect(errors(logs)).toEqual([]);
   });
 });

@@ -218,3 +218,57 @@ describe('httpDate (RFC 9110 §5.6.7 IMF-fixdate)', () => {
     expect(httpDate(t + 2000)).toBe(second(t + 2000));
   });
 });
+
+describe('the head cache never serves a head rendered for other inputs (found by mutation testing)', () => {
+  /** Every combination that decides a head's tail, and a few field lists, one after another. */
+  function inputs(): [HeadInput, number, boolean][] {
+    const out: [HeadInput, number, boolean][] = [];
+    const lists = [[['Content-Type', 'text/plain']], [['Content-Type', 'text/html']], [['X-A', '1'], ['X-B', '2']], [['X-A', '1']], []] as const;
+    for (const headers of lists) {
+      for (const keepAlive of [true, false]) {
+        for (const [overrides, framing] of [
+          [{ contentLength: 0 }, FRAME_LENGTH],
+          [{ contentLength: 1 }, FRAME_LENGTH],
+          [{ contentLength: 9 }, FRAME_LENGTH],
+          [{ contentLength: -1 }, FRAME_CHUNKED],
+          [{ contentLength: -1, versionMinor: 0 as const }, FRAME_CLOSE],
+          [{ noBody: true, contentLength: -1 }, FRAME_NONE],
+          [{ noBody: true, contentLength: 0 }, FRAME_NONE],
+          [{ noBody: true, contentLength: 9 }, FRAME_NONE],
+          [{ noBody: true, contentLength: 9, status: 304, statusLine: '304 Not Modified' }, FRAME_NONE],
+          [{ noBody: true, contentLength: 9, status: 204, statusLine: '204 No Content' }, FRAME_NONE],
+        ] as const) {
+          out.push([head({ headers: headers as unknown as HeadInput['headers'], ...overrides }), framing, keepAlive]);
+        }
+      }
+    }
+    return out;
+  }
+
+  it('in any order, each head is what a fresh renderer makes of it', () => {
+    const all = inputs();
+    const shared = new HeadRenderer(5);
+    // Forwards, backwards, and each twice in a row.
+    for (const order of [all, [...all].reverse(), all.flatMap((x) => [x, x])]) {
+      for (const [input, framing, keepAlive] of order) {
+        expect(shared.text(input, framing, keepAlive, NOW)).toBe(new HeadRenderer(5).text(input, framing, keepAlive, NOW));
+      }
+    }
+  });
+
+  it('fields(): the app fields in order (several of them), and the same length rules as text()', () => {
+    const r = new HeadRenderer(5);
+    for (const [input, framing, keepAlive] of inputs()) {
+      expect(r.fields(input, framing, keepAlive)).toEqual(fieldsOfText(r.text(input, framing, keepAlive)));
+    }
+  });
+
+  it('HEAD answered 200 with a declared length carries it, 0 included', () => {
+    const r = new HeadRenderer(5);
+    for (const contentLength of [0, 12]) {
+      const input = head({ noBody: true, contentLength });
+      expect(r.text(input, FRAME_NONE, true, NOW)).toContain(`\r\nContent-Length: ${contentLength}\r\n`);
+      expect(r.fields(input, FRAME_NONE, true)).toContain(String(contentLength));
+    }
+  });
+});
