@@ -235,3 +235,15 @@ describe('what startResponse refuses and drops (spec §5.2-§5.4), found by muta
     expect(out.headers).toEqual([['X-A', '1']]);
   });
 });
+
+describe('early hints edges (found by mutation testing)', () => {
+  it.each([
+    ['an entry that is not a pair', [['Link', '</a>', 'extra']]],
+    ['an entry that is not an array', ['Link: </a>']],
+    ['a name that is not a string', [[7, '</a>']]],
+    ['a value that is not a string', [['Link', 123]]],
+    ['a value with a bare CR', [['Link', '</a>\rX: 1']]],
+  ])('refuses %s', (_name, hints) => {
+    expect(() => checkEarlyHints(hints)).toThrow(AppHeaderError);
+  });
+});

@@ -136,6 +136,7 @@ describe('header keys (spec §3.4)', () => {
     const e = env({ headers });
     expect(e.HTTP_X_AUTH).toBe('real, more');
     expect(Object.keys(e).filter((k) => k.startsWith('HTTP_'))).toEqual(['HTTP_X_AUTH']);
+    expect(Object.keys(e), 'no key at all for it').not.toContain('null');
     expect(e['tsgi.raw_headers']).toEqual(headers);
   });
 
@@ -221,6 +222,12 @@ describe('tsgi.* keys (spec §3.6)', () => {
     e['tsgi.signal'] = replaced;
     expect(e['tsgi.signal']).toBe(replaced);
     expect(Object.getOwnPropertyDescriptor(e, 'tsgi.signal')!.enumerable).toBe(true);
+    // Still an ordinary key: it may be replaced again, and deleted.
+    const again = new AbortController().signal;
+    e['tsgi.signal'] = again;
+    expect(e['tsgi.signal']).toBe(again);
+    expect(delete e['tsgi.signal']).toBe(true);
+    expect('tsgi.signal' in e).toBe(false);
   });
 
   it('tsgi.early_hints goes to the request handle', () => {

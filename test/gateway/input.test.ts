@@ -242,3 +242,48 @@ describe('the input of a request without a body', () => {
     expect(chunks).toEqual([]);
   });
 });
+
+describe('edges found by mutation testing', () => {
+  it('a waiting read of at most 10 bytes given 4 takes the 4 and queues nothing', async () => {
+    const { body } = input();
+    const pending = body.read(10);
+    body.push(bytes('abcd'));
+    expect(text(await pending)).toBe('abcd');
+    expect(body.queued).toBe(0);
+    expect(body.consumed).toBe(4);
+  });
+
+  it('a read of exactly the size that arrives or is queued leaves no empty chunk behind (which would read as the end)', async () => {
+    const { body } = input();
+    const pending = body.read(4);
+    body.push(bytes('abcd'));
+    expect(text(await pending)).toBe('abcd');
+    body.push(bytes('efgh'));
+    expect(text(await body.read(4))).toBe('efgh');
+    body.push(bytes('ij'));
+    const next = await body.read();
+    expect(text(next)).toBe('ij');
+    expect(body.consumed).toBe(10);
+  });
+
+  it('reading while still above the high-water mark asks the engine for nothing', async () => {
+    const { body, source } = input();
+    body.push(new Uint8Array(INPUT_HIGH_WATER));
+    body.push(new Uint8Array(INPUT_HIGH_WATER));
+    const wants = source.wants;
+    await body.read(1);
+    expect(body.queued).toBe(2 * INPUT_HIGH_WATER - 1);
+    expect(source.wants).toBe(wants);
+  });
+
+  it('reading down to exactly the high-water mark asks for nothing yet; one byte below it does', async () => {
+    const { body, source } = input();
+    body.push(new Uint8Array(INPUT_HIGH_WATER + 1));
+    const wants = source.wants;
+    await body.read(1);
+    expect(body.queued).toBe(INPUT_HIGH_WATER);
+    expect(source.wants).toBe(wants);
+    await body.read(1);
+    expect(source.wants).toBe(wants + 1);
+  });
+});
