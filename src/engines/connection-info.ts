@@ -1,19 +1,19 @@
 import type net from 'node:net';
 import type { ConnectionInfo } from '../gateway/environ.js';
 
-/** The environ's view of a connection, computed once per socket. */
-export function connectionInfo(socket: net.Socket): ConnectionInfo {
+/** The environ's view of a connection, computed once per socket; `scheme` is https when tsgi terminated TLS on it. */
+export function connectionInfo(socket: net.Socket, scheme: 'http' | 'https' = 'http'): ConnectionInfo {
   const remoteAddr = socket.remoteAddress;
   if (remoteAddr === undefined) {
     // A unix socket has no addresses; SERVER_NAME/PORT then come from Host (spec §3.1).
-    return { serverName: '', serverPort: '', remoteAddr: '', remotePort: '', scheme: 'http', unix: true };
+    return { serverName: '', serverPort: '', remoteAddr: '', remotePort: '', scheme, unix: true };
   }
   return {
     serverName: unmapped(socket.localAddress ?? ''),
     serverPort: String(socket.localPort ?? ''),
     remoteAddr: unmapped(remoteAddr),
     remotePort: String(socket.remotePort ?? ''),
-    scheme: 'http',
+    scheme,
     unix: false,
   };
 }

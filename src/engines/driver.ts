@@ -9,12 +9,15 @@ import { TsgiError } from '../errors.js';
 import { serverRefusal } from '../http/errors.js';
 import { HeadRenderer, serverResponse, type Framing, type HeadInput, type ServerResponse } from '../http/response.js';
 import type { ConnectionInfo, ServerInfo } from '../gateway/environ.js';
+import type { Forwarding } from '../gateway/forwarded.js';
+import type { ClientCertificate } from '../config/tls.js';
 import type { App, Chunk, Header } from '../gateway/types.js';
 import type { Logger } from '../log.js';
 import { APP, CLOSE, CLOSING, CLOSED, DONE_CLOSE, DONE_KEEP, GONE, HEAD_SENT, IDLE, REQUEST, SENDING, next, type ConnectionEvent, type ConnectionState } from './connection-state.js';
 import { Exchange, type RequestStart } from './exchange.js';
 import { TIME_ORIGIN } from './clock.js';
 import type { EngineOptions, InFlightRequest, RequestRecord } from './engine.js';
+import { TrustedPeer } from './trust.js';
 
 /** On a graceful stop, how long a connection used a moment ago may still bring its next request. */
 export const IDLE_GRACE_MS = 1000;
@@ -41,7 +44,14 @@ export class EngineCore {
   readonly bodyTimeoutMs: number;
   readonly requestTimeoutMs: number;
   readonly limitConcurrency: number;
+  /** --forwarded-allow-ips and --secure-scheme-headers; null: no peer's forwarding headers are believed. */
+  readonly forwarding: Forwarding | null;
   readonly connections = new Set<Connection>();
+  /**
+   * Accepted connections that do not speak HTTP yet (a PROXY header or a TLS handshake to come),
+   * with when each was accepted: the sweep closes one still here --header-timeout later.
+   */
+  private readonly openings = new Map<{ destroy(): void }, number>();
   /** Requests answered now (the app or the server working on them): --limit-concurrency counts these. */
   active = 0;
   /** Requests whose app work has not settled (app promise, body return()/close()). */
@@ -63,6 +73,7 @@ export class EngineCore {
     this.bodyTimeoutMs = (options.bodyTimeout ?? 0) * 1000;
     this.requestTimeoutMs = (options.requestTimeout ?? 0) * 1000;
     this.limitConcurrency = options.limitConcurrency ?? 0;
+    this.forwarding = options.forwarding ?? null;
     const shortest = Math.min(...[this.keepAliveMs, this.headerTimeoutMs, this.bodyTimeoutMs, this.requestTimeoutMs].filter((ms) => ms > 0));
     this.sweepMs = Math.max(MIN_SWEEP_MS, Math.min(SWEEP_MS, shortest / 4));
   }
@@ -75,6 +86,17 @@ export class EngineCore {
   forget(conn: Connection): void {
     this.connections.delete(conn);
     this.checkDrained();
+  }
+
+  /** A connection accepted at `at` that does not speak HTTP yet. */
+  opening(socket: { destroy(): void }, at: number): void {
+    this.openings.set(socket, at);
+    if (this.sweep === null && !this.draining) this.startSweep(this.sweepMs);
+  }
+
+  /** It speaks HTTP now (a Connection takes over), or it closed. */
+  opened(socket: { destroy(): void }): void {
+    if (this.openings.delete(socket)) this.checkDrained();
   }
 
   /** Hands a finished request to the worker's bookkeeping; a throwing consumer costs one log line. */
@@ -112,6 +134,8 @@ export class EngineCore {
   destroyAll(): void {
     this.draining = true;
     for (const conn of this.connections) conn.destroy();
+    for (const socket of this.openings.keys()) socket.destroy();
+    this.openings.clear();
     this.stopSweep();
   }
 
@@ -125,7 +149,7 @@ export class EngineCore {
   }
 
   private checkDrained(): void {
-    if (this.draining && this.drained !== null && this.connections.size === 0 && this.live <= 0) {
+    if (this.draining && this.drained !== null && this.connections.size === 0 && this.openings.size === 0 && this.live <= 0) {
       const resolve = this.drained;
       this.drained = null;
       this.stopSweep();
@@ -148,6 +172,20 @@ export class EngineCore {
   private tick(): void {
     const now = performance.now();
     for (const conn of this.connections) conn.tick(now);
+    if (this.openings.size > 0) this.tickOpenings(now);
+  }
+
+  /** An opening gets --header-timeout from its accept; on a drain, the grace a new connection gets. */
+  private tickOpenings(now: number): void {
+    const limit = this.draining ? IDLE_GRACE_MS : this.headerTimeoutMs;
+    if (limit <= 0) return;
+    for (const [socket, at] of this.openings) {
+      if (now - at >= limit) {
+        this.openings.delete(socket);
+        socket.destroy();
+      }
+    }
+    this.checkDrained();
   }
 }
 
@@ -174,6 +212,8 @@ export abstract class Connection {
    * outside one): a pipelined batch or a synchronous app reads the clock once, not per event.
    */
   protected turnNow = 0;
+  /** Set when the peer is a proxy --forwarded-allow-ips trusts: what its headers say of the client. */
+  readonly trust: TrustedPeer | null;
   /** Reused by every response on this connection. */
   readonly headInput: HeadInput = {
     versionMinor: 1,
@@ -186,13 +226,20 @@ export abstract class Connection {
     keepAlive: true,
   };
 
+  /**
+   * `now`: when the connection was accepted (its first request's --header-timeout counts from
+   * there); `peerCertificate`: the client certificate TLS verified (`tsgi.peer_certificate`).
+   */
   constructor(
     readonly core: EngineCore,
     readonly info: ConnectionInfo,
     now: number,
+    readonly peerCertificate: Readonly<ClientCertificate> | null = null,
   ) {
     this.openedAt = now;
     this.lastActive = now;
+    const forwarding = core.forwarding;
+    this.trust = forwarding !== null && forwarding.trusts(info.remoteAddr) ? new TrustedPeer(forwarding, info) : null;
     core.add(this);
   }
 
@@ -252,6 +299,12 @@ export abstract class Connection {
     if (core.limitConcurrency > 0 && core.active > core.limitConcurrency) {
       ex.refuse(serverRefusal('TSGI_ERR_OVERLOADED', `this worker is answering ${core.limitConcurrency} requests (--limit-concurrency); retry later`), false);
       return;
+    }
+    const trust = this.trust;
+    if (trust !== null) {
+      // A trusted proxy's forwarding headers that conflict or are malformed: 400 (docs/proxies.md).
+      const refusal = trust.read(req.headers);
+      if (refusal !== null) return void ex.refuse(refusal, false);
     }
     if (!ex.start()) {
       ex.refuse(serverRefusal('TSGI_ERR_ROOT_PATH', `the path is not under the root path ${core.server.scriptName}`), ex.keepAlive);
@@ -348,15 +401,13 @@ export abstract class Connection {
   private tickIdle(now: number): void {
     const core = this.core;
     if (this.headStartedAt === 0 && this.headBytesPending()) this.headStartedAt = now;
-    if (this.headStartedAt !== 0) {
-      // A head is arriving: it must be complete within --header-timeout of its first byte.
-      if (core.headerTimeoutMs > 0 && now - this.headStartedAt >= core.headerTimeoutMs) this.headerTimeout();
-      return;
-    }
-    if (this.served === 0) {
-      // The first request of a connection: its deadline counts from the connection's start.
-      if (core.draining && now - this.openedAt >= IDLE_GRACE_MS) this.closeIdle();
-      else if (core.headerTimeoutMs > 0 && now - this.openedAt >= core.headerTimeoutMs) this.headerTimeout();
+    if (this.headStartedAt !== 0 || this.served === 0) {
+      // A head is arriving: it must be complete within --header-timeout of its first byte; the
+      // first request of a connection counts from the connection's start (its accept, before a
+      // PROXY header or a TLS handshake), so a connection that never sends a byte is cut too.
+      const from = this.served === 0 ? this.openedAt : this.headStartedAt;
+      if (core.headerTimeoutMs > 0 && now - from >= core.headerTimeoutMs) this.headerTimeout();
+      else if (this.headStartedAt === 0 && core.draining && now - this.openedAt >= IDLE_GRACE_MS) this.closeIdle();
       return;
     }
     const idle = now - this.lastActive;

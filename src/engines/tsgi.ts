@@ -6,6 +6,7 @@
  * driver's.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import { RequestParser } from '../http/parser.js';
 import { NEED_DATA, HEAD, DATA, END, PAUSED, ERROR, CLOSED, type ParserLimits } from '../http/events.js';
 import {
@@ -27,6 +28,7 @@ import type { Exchange } from './exchange.js';
 import { TIME_ORIGIN } from './clock.js';
 import { listenOnHandle, type Engine, type EngineOptions, type InFlightRequest, type ListenHandle } from './engine.js';
 import { watchDrops } from './drops.js';
+import { acceptConnections, type Accepted } from './accept.js';
 
 /** Bytes a connection may hold unparsed (pipelined requests, unread body) before reading stops. */
 const READ_HIGH_WATER = 256 * 1024;
@@ -46,15 +48,18 @@ export class TsgiEngine implements Engine {
   }
 
   async listen(handle: ListenHandle): Promise<void> {
-    const limits = this.options.limits;
+    const o = this.options;
+    const limits = o.limits;
     // allowHalfOpen: a client may send its request and then its FIN; it still gets its answer.
-    const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
-      new TsgiConnection(this.core, socket, limits);
+    const socketOptions = { noDelay: true, allowHalfOpen: true };
+    const server = o.tls === undefined ? net.createServer(socketOptions) : tls.createServer({ ...o.tls.options, ...socketOptions });
+    const listening = acceptConnections(server, this.core, o, (socket, accepted) => {
+      new TsgiConnection(this.core, socket, limits, accepted);
     });
-    watchDrops(server, this.options);
-    server.on('error', (err) => this.options.log.error({ err }, 'listening socket error'));
-    await listenOnHandle(server, handle, this.options.backlog);
-    this.servers.push(server);
+    watchDrops(listening, o);
+    listening.on('error', (err) => o.log.error({ err }, 'listening socket error'));
+    await listenOnHandle(listening, handle, o.backlog);
+    this.servers.push(listening);
   }
 
   drain(): Promise<void> {
@@ -90,12 +95,14 @@ export class TsgiConnection extends Connection {
   private drainPromise: Promise<void> | null = null;
   private corked = false;
 
+  /** `accepted`: what accept.ts learnt of the connection (without it, the socket's own facts). */
   constructor(
     core: EngineCore,
     private readonly socket: net.Socket,
     limits: ParserLimits,
+    accepted: Accepted | null = null,
   ) {
-    super(core, connectionInfo(socket), performance.now());
+    super(core, accepted?.info ?? connectionInfo(socket), accepted?.acceptedAt ?? performance.now(), accepted?.certificate ?? null);
     this.parser = new RequestParser(limits);
     socket.on('data', (data: Buffer) => this.onData(data));
     socket.on('end', () => this.onEnd());
@@ -104,6 +111,10 @@ export class TsgiConnection extends Connection {
       // ECONNRESET and friends: the client went away; 'close' follows and cleans up.
     });
     socket.on('close', () => this.onClose());
+    // After a PROXY protocol header: the bytes that followed it come first, then the socket reads on.
+    const head = accepted?.head ?? null;
+    if (head !== null) this.onData(head);
+    if (!this.paused && socket.isPaused()) socket.resume();
   }
 
   // ---- reading -------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ import { EXIT_APP_LOAD_ERROR, EXIT_BOOT_ERROR, EXIT_OK } from '../ipc/exit-codes
 import { WORKER_ENV, type MasterMessage, type WorkerBootInfo, type WorkerInfo, type WorkerMessage } from '../ipc/messages.js';
 import { runHook, runHookSync } from '../config/hooks.js';
 import { dropPrivileges } from './privileges.js';
+import { connectionOptions, type ConnectionOptions } from './connection-options.js';
 
 const ENGINES = { tsgi: TsgiEngine, node: NodeEngine } as const;
 
@@ -70,7 +71,9 @@ class Worker {
     for (const sig of ['SIGHUP', 'SIGUSR2', 'SIGTTIN', 'SIGTTOU'] as const) process.on(sig, () => {});
     process.title = `tsgi: worker [${this.config.name ?? this.boot.app}]`;
     await runHook(this.config, 'postFork', this.log, null, this.info);
+    let connections: ConnectionOptions;
     try {
+      connections = connectionOptions(this.config, process.cwd()).options;
       dropPrivileges(this.config);
     } catch (err) {
       this.log.fatal((err as Error).message);
@@ -110,6 +113,7 @@ class Worker {
       bodyTimeout: config.bodyTimeout,
       limitConcurrency: config.limitConcurrency,
       workerConnections: config.workerConnections,
+      ...connections,
       onRequestDone:
         this.maxRequests > 0 || config.postRequest !== null || this.accessLog !== null || this.metrics !== null ? (record) => this.requestDone(record) : undefined,
     };
