@@ -1,7 +1,9 @@
 // EngineOptions for an in-process engine, from the default configuration (as a worker builds them),
 // with the hello app and a silent logger.
+
 import { defaultConfig } from '../../dist/config/load.js';
 import { parserLimits } from '../../dist/config/limits.js';
+import { Forwarding } from '../../dist/gateway/forwarded.js';
 
 export async function makeEngineOptions(overrides = {}) {
   const { app } = await import('../../examples/hello.js');
@@ -17,6 +19,7 @@ export async function makeEngineOptions(overrides = {}) {
     requestTimeout: config.requestTimeout,
     headerTimeout: config.headerTimeout,
     bodyTimeout: config.bodyTimeout,
-    config,
+    // --forwarded-allow-ips and --secure-scheme-headers, as a worker compiles them.
+    forwarding: new Forwarding({ forwardedAllowIps: config.forwardedAllowIps, secureSchemeHeaders: config.secureSchemeHeaders }),
   };
 }

@@ -11,13 +11,11 @@
  * accept, and the first request's --header-timeout counts from the accept too.
  */
 import net from 'node:net';
-import tls from 'node:tls';
-import { clientCertificate, clientCertificateProblem, type ClientCertificate } from '../config/tls.js';
+import type { ClientCertificate } from '../config/tls.js';
 import type { ConnectionInfo } from '../gateway/environ.js';
 import { connectionInfo } from './connection-info.js';
 import type { EngineCore } from './driver.js';
 import type { EngineOptions } from './engine.js';
-import { EverySecond } from './every-second.js';
 import { ProxyGate } from './proxy-gate.js';
 
 /** A connection that speaks HTTP now. */
@@ -35,55 +33,30 @@ export interface Accepted {
   head: Buffer | null;
 }
 
+export type Ready = (socket: net.Socket, accepted: Accepted) => void;
+
 /** What the front server and the gate learnt of a raw connection, for the engine's server. */
-interface Arrival {
+export interface Arrival {
   acceptedAt: number;
   info: ConnectionInfo | null;
   head: Buffer | null;
 }
 
-const kArrival = Symbol('tsgi.arrival');
-type RawSocket = net.Socket & { [kArrival]?: Arrival };
+export const kArrival = Symbol('tsgi.arrival');
+export type RawSocket = net.Socket & { [kArrival]?: Arrival };
 
 /**
- * Wires `server` (the engine's net.Server, tls.Server, http.Server or https.Server, not listening)
- * to call `ready` for each connection once it speaks HTTP. Returns the server that listens on the
- * master's handle: `server`, or with --proxy-protocol the net.Server in front of it.
+ * Wires `server` (the engine's net.Server or http.Server, or with --certfile its tls.Server or
+ * https.Server, not listening) to call `ready` for each connection once it speaks HTTP. Returns
+ * the server that listens on the master's handle: `server`, or with --proxy-protocol the net.Server
+ * in front of it.
  */
-export function acceptConnections(server: net.Server, core: EngineCore, options: EngineOptions, ready: (socket: net.Socket, accepted: Accepted) => void): net.Server {
-  const log = options.log;
-  if (server instanceof tls.Server) {
-    const certReqs = options.tls?.certReqs ?? 0;
-    const handshakes = new EverySecond(log, 'info');
-    server.on('connection', (raw: RawSocket) => {
-      // Accepted by this server (no PROXY protocol): the opening starts here.
-      if (raw[kArrival] === undefined) raw[kArrival] = open(core, raw, null, null);
-    });
-    server.on('secureConnection', (socket: tls.TLSSocket) => {
-      // node:tls keeps the TCP socket it wrapped as `_parent` (every Node since 0.11).
-      const raw = (socket as unknown as { _parent?: RawSocket })._parent;
-      const arrival = raw?.[kArrival];
-      if (raw !== undefined) core.opened(raw);
-      if (arrival === undefined) {
-        log.error('a TLS connection arrived without its TCP socket; closing it');
-        return void socket.destroy();
-      }
-      const problem = clientCertificateProblem(socket, certReqs);
-      if (problem !== null) {
-        socket.destroy();
-        handshakes.note({ remote: socket.remoteAddress }, (count) => `closed a TLS connection: ${problem}${count > 1 ? ` (${count} in the last second)` : ''}`);
-        return;
-      }
-      const certificate = clientCertificate(socket);
-      const info = { ...(arrival.info ?? connectionInfo(socket)), scheme: 'https' as const };
-      ready(socket, { info, certificate: certificate === null ? null : Object.freeze(certificate), acceptedAt: arrival.acceptedAt, head: null });
-    });
-    server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
-      handshakes.note(
-        { remote: socket.remoteAddress, code: err.code },
-        (count) => `TLS handshake failed: ${err.message.split('\n')[0]}${count > 1 ? ` (${count} in the last second)` : ''}`,
-      );
-    });
+export async function acceptConnections(server: net.Server, core: EngineCore, options: EngineOptions, ready: Ready): Promise<net.Server> {
+  const secure = options.tls !== undefined;
+  if (secure) {
+    // node:tls and node:crypto are loaded only by a server that serves TLS.
+    const { acceptTls } = await import('./accept-tls.js');
+    acceptTls(server, core, options, ready);
   } else {
     server.on('connection', (raw: RawSocket) => {
       const arrival = raw[kArrival];
@@ -97,14 +70,13 @@ export function acceptConnections(server: net.Server, core: EngineCore, options:
 
   const proxy = options.proxyProtocol;
   if (proxy === undefined) return server;
-  const gate = new ProxyGate(proxy, log);
-  const tlsNext = server instanceof tls.Server;
+  const gate = new ProxyGate(proxy, options.log);
   // As node:http's own server: a client may half-close after its request and still get the answer.
   return net.createServer({ allowHalfOpen: true, noDelay: true }, (raw: RawSocket) => {
-    const arrival = open(core, raw, null, null);
+    const arrival = openArrival(core, raw);
     gate.open(raw, ({ info, head }) => {
       arrival.info = info;
-      if (tlsNext) {
+      if (secure) {
         // node:tls reads what the socket has buffered as the start of the handshake.
         if (head.length > 0) raw.unshift(head);
       } else {
@@ -118,9 +90,9 @@ export function acceptConnections(server: net.Server, core: EngineCore, options:
 }
 
 /** Counts `raw` among the engine's openings until it speaks HTTP or closes. */
-function open(core: EngineCore, raw: net.Socket, info: ConnectionInfo | null, head: Buffer | null): Arrival {
+export function openArrival(core: EngineCore, raw: net.Socket): Arrival {
   const acceptedAt = performance.now();
   core.opening(raw, acceptedAt);
   raw.once('close', () => core.opened(raw));
-  return { acceptedAt, info, head };
+  return { acceptedAt, info: null, head: null };
 }

@@ -6,7 +6,6 @@
  * same timeouts, refusals and drain. node:http's own timers are off: the driver's sweep keeps time.
  */
 import http from 'node:http';
-import https from 'node:https';
 import net from 'node:net';
 import { HttpParseError } from '../errors.js';
 import { serverRefusal } from '../http/errors.js';
@@ -60,11 +59,12 @@ export class NodeEngine implements Engine {
       requestTimeout: 0,
       headersTimeout: 0,
     };
-    const server = o.tls === undefined ? http.createServer(httpOptions) : https.createServer({ ...o.tls.options, ...httpOptions });
+    // node:https (and node:tls) is loaded only by a server that serves TLS.
+    const server = o.tls === undefined ? http.createServer(httpOptions) : (await import('node:https')).createServer({ ...o.tls.options, ...httpOptions });
     server.keepAliveTimeout = 0;
     // Node drops fields past maxHeadersCount silently; tsgi refuses them instead (431).
     server.maxHeadersCount = 0;
-    const listening = acceptConnections(server, this.core, o, (socket: TrackedSocket, accepted) => {
+    const listening = await acceptConnections(server, this.core, o, (socket: TrackedSocket, accepted) => {
       socket[kConnection] = new NodeConnection(this.core, socket, this.options, accepted);
       // After a PROXY protocol header: node:http reads the socket's handle itself from now on, so
       // the bytes that followed the header are given to its parser here, before any later read.

@@ -6,7 +6,6 @@
  * driver's.
  */
 import net from 'node:net';
-import tls from 'node:tls';
 import { RequestParser } from '../http/parser.js';
 import { NEED_DATA, HEAD, DATA, END, PAUSED, ERROR, CLOSED, type ParserLimits } from '../http/events.js';
 import {
@@ -52,8 +51,9 @@ export class TsgiEngine implements Engine {
     const limits = o.limits;
     // allowHalfOpen: a client may send its request and then its FIN; it still gets its answer.
     const socketOptions = { noDelay: true, allowHalfOpen: true };
-    const server = o.tls === undefined ? net.createServer(socketOptions) : tls.createServer({ ...o.tls.options, ...socketOptions });
-    const listening = acceptConnections(server, this.core, o, (socket, accepted) => {
+    // node:tls is loaded only by a server that serves TLS.
+    const server = o.tls === undefined ? net.createServer(socketOptions) : (await import('node:tls')).createServer({ ...o.tls.options, ...socketOptions });
+    const listening = await acceptConnections(server, this.core, o, (socket, accepted) => {
       new TsgiConnection(this.core, socket, limits, accepted);
     });
     watchDrops(listening, o);

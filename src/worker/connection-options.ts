@@ -6,20 +6,23 @@
  * key only root can read works with `--user` (the master checked them before forking).
  */
 import type { Config } from '../config/settings.js';
-import { loadTls, type LoadedTls } from '../config/tls.js';
 import { Forwarding } from '../gateway/forwarded.js';
 import { AddressList } from '../http/addresses.js';
 import type { EngineOptions } from '../engines/engine.js';
 
 export type ConnectionOptions = Pick<EngineOptions, 'forwarding' | 'proxyProtocol' | 'tls'>;
 
-/** Throws a TsgiError (TSGI_ERR_TLS) when the certificate or key cannot be used. */
-export function connectionOptions(config: Config, cwd: string): { options: ConnectionOptions; tls: LoadedTls | null } {
+/** Rejects with a TsgiError (TSGI_ERR_TLS) when the certificate or key cannot be used. */
+export async function connectionOptions(config: Config, cwd: string): Promise<ConnectionOptions> {
   const options: ConnectionOptions = {
     forwarding: new Forwarding({ forwardedAllowIps: config.forwardedAllowIps, secureSchemeHeaders: config.secureSchemeHeaders }),
   };
   if (config.proxyProtocol !== 'off') options.proxyProtocol = { mode: config.proxyProtocol, allowFrom: AddressList.parse(config.proxyAllowIps) };
-  const tls = loadTls(config, cwd);
-  if (tls !== null) options.tls = { options: tls.options, certReqs: config.certReqs };
-  return { options, tls };
+  if (config.certfile !== null) {
+    // node:tls and node:crypto are loaded only by a worker that serves TLS.
+    const { loadTls } = await import('../config/tls.js');
+    const tls = loadTls(config, cwd);
+    if (tls !== null) options.tls = { options: tls.options, certReqs: config.certReqs };
+  }
+  return options;
 }

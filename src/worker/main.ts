@@ -73,7 +73,7 @@ class Worker {
     await runHook(this.config, 'postFork', this.log, null, this.info);
     let connections: ConnectionOptions;
     try {
-      connections = connectionOptions(this.config, process.cwd()).options;
+      connections = await connectionOptions(this.config, process.cwd());
       dropPrivileges(this.config);
     } catch (err) {
       this.log.fatal((err as Error).message);
