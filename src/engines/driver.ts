@@ -18,6 +18,7 @@ import { Exchange, type RequestStart } from './exchange.js';
 import { TIME_ORIGIN } from './clock.js';
 import type { EngineOptions, InFlightRequest, RequestRecord } from './engine.js';
 import { TrustedPeer } from './trust.js';
+import { EverySecond } from './every-second.js';
 
 /** On a graceful stop, how long a connection used a moment ago may still bring its next request. */
 export const IDLE_GRACE_MS = 1000;
@@ -30,6 +31,8 @@ const CLOSE_GRACE_MS = 5000;
 const SWEEP_MS = 1000;
 const MIN_SWEEP_MS = 50;
 const DRAIN_SWEEP_MS = 100;
+/** The longest a sweep pass runs before it lets I/O in. */
+const SLICE_MS = 5;
 
 /** What every connection of one engine shares: the app, the settings, the counts, the sweep. */
 export class EngineCore {
@@ -52,6 +55,9 @@ export class EngineCore {
    * with when each was accepted: the sweep closes one still here --header-timeout later.
    */
   private readonly openings = new Map<{ destroy(): void }, number>();
+  /** Requests refused at --header-timeout, logged once a second at most. */
+  readonly headerTimeouts: EverySecond;
+  headerTimeoutError: HttpParseError | null = null;
   /** Requests answered now (the app or the server working on them): --limit-concurrency counts these. */
   active = 0;
   /** Requests whose app work has not settled (app promise, body return()/close()). */
@@ -59,6 +65,8 @@ export class EngineCore {
   draining = false;
   private drained: (() => void) | null = null;
   private sweep: NodeJS.Timeout | null = null;
+  /** The rest of a sweep pass that yielded, or null. */
+  private pass: NodeJS.Immediate | null = null;
   private readonly sweepMs: number;
 
   constructor(options: EngineOptions) {
@@ -74,6 +82,7 @@ export class EngineCore {
     this.requestTimeoutMs = (options.requestTimeout ?? 0) * 1000;
     this.limitConcurrency = options.limitConcurrency ?? 0;
     this.forwarding = options.forwarding ?? null;
+    this.headerTimeouts = new EverySecond(options.log, 'info');
     const shortest = Math.min(...[this.keepAliveMs, this.headerTimeoutMs, this.bodyTimeoutMs, this.requestTimeoutMs].filter((ms) => ms > 0));
     this.sweepMs = Math.max(MIN_SWEEP_MS, Math.min(SWEEP_MS, shortest / 4));
   }
@@ -166,13 +175,37 @@ export class EngineCore {
   private stopSweep(): void {
     if (this.sweep !== null) clearInterval(this.sweep);
     this.sweep = null;
+    if (this.pass !== null) clearImmediate(this.pass);
+    this.pass = null;
   }
 
   /** One clock read and one pass over the connections replace a timer per socket. */
   private tick(): void {
+    // A pass still cutting connections goes on first.
+    if (this.pass !== null) return;
     const now = performance.now();
-    for (const conn of this.connections) conn.tick(now);
     if (this.openings.size > 0) this.tickOpenings(now);
+    this.sweepFrom(this.connections.values(), now);
+  }
+
+  /**
+   * Ticks connections until the iterator ends, yielding to I/O every SLICE_MS: thousands of
+   * connections cut at one deadline (a slowloris burst) cost a 408, a write and a FIN each, and
+   * the clients being served meanwhile must not wait for all of them.
+   */
+  private sweepFrom(connections: Iterator<Connection>, now: number): void {
+    const started = performance.now();
+    let n = 0;
+    for (let r = connections.next(); r.done !== true; r = connections.next()) {
+      r.value.tick(now);
+      if ((++n & 63) === 0 && performance.now() - started > SLICE_MS) {
+        this.pass = setImmediate(() => {
+          this.pass = null;
+          this.sweepFrom(connections, now);
+        });
+        return;
+      }
+    }
   }
 
   /** An opening gets --header-timeout from its accept; on a drain, the grace a new connection gets. */
@@ -346,7 +379,10 @@ export abstract class Connection {
   refuseHead(err: HttpParseError, method = '', target = '', versionMinor: 0 | 1 = 1): void {
     if (this.state !== IDLE) return;
     const core = this.core;
-    core.log.info({ status: err.status, code: err.code, remote: this.info.remoteAddr }, `refused request: ${err.message}`);
+    // Heads that never arrive come in floods (a slowloris attack, a bad network): a line a second
+    // says how many; any other refusal is logged as it happens.
+    if (err.code === 'TSGI_ERR_HEADER_TIMEOUT') core.headerTimeouts.note({ status: err.status, code: err.code, remote: this.info.remoteAddr }, (n) => `refused ${n === 1 ? 'a request' : `${n} requests`}: ${err.message}`);
+    else core.log.info({ status: err.status, code: err.code, remote: this.info.remoteAddr }, `refused request: ${err.message}`);
     this.writeServerResponse(null, serverResponse(err.status, err.message + '\n'), false);
     if (core.onRequestDone !== undefined) {
       const now = performance.now();
@@ -436,8 +472,10 @@ export abstract class Connection {
   }
 
   private headerTimeout(): void {
-    const err = serverRefusal('TSGI_ERR_HEADER_TIMEOUT', `the request head did not arrive within --header-timeout (${this.core.headerTimeoutMs / 1000}s)`);
-    this.refuseHead(err);
+    const core = this.core;
+    // One error serves every connection cut at the deadline (it is only read: status, code, message).
+    core.headerTimeoutError ??= serverRefusal('TSGI_ERR_HEADER_TIMEOUT', `the request head did not arrive within --header-timeout (${core.headerTimeoutMs / 1000}s)`);
+    this.refuseHead(core.headerTimeoutError);
   }
 
   // ---- drain ---------------------------------------------------------------------------------
