@@ -38,7 +38,9 @@ export function acceptTls(server: net.Server, core: EngineCore, options: EngineO
       return;
     }
     const certificate = clientCertificate(socket);
-    const info = { ...(arrival.info ?? connectionInfo(socket)), scheme: 'https' as const };
+    // This connection's own info (from the gate, or made here): it is https from now on.
+    const info = arrival.info ?? connectionInfo(socket, 'https');
+    info.scheme = 'https';
     ready(socket, { info, certificate: certificate === null ? null : Object.freeze(certificate), acceptedAt: arrival.acceptedAt, head: null });
   });
   server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {

@@ -107,9 +107,11 @@ function ignore(): void {}
  */
 function relayed(own: ConnectionInfo, header: ProxyHeader): ConnectionInfo {
   if (header.command === 'LOCAL' || header.family === 'UNKNOWN') return own;
-  if (header.family === 'UNIX') return { ...own, remoteAddr: '', remotePort: '', unix: true };
+  if (header.family === 'UNIX') return { serverName: own.serverName, serverPort: own.serverPort, remoteAddr: '', remotePort: '', scheme: own.scheme, unix: true };
+  const destination = unmapped(header.destinationAddress);
   return {
-    serverName: unmapped(header.destinationAddress),
+    // As the socket's own local address would be (spec §3.5): an IPv6 address in brackets.
+    serverName: destination.includes(':') ? `[${destination}]` : destination,
     serverPort: header.destinationPort,
     remoteAddr: unmapped(header.sourceAddress),
     remotePort: header.sourcePort,

@@ -31,7 +31,19 @@ export class TrustedPeer {
     private readonly forwarding: Forwarding,
     own: ConnectionInfo,
   ) {
-    this.info = { ...own };
+    // The socket's own local address is read only if a request needs it (spec §3.5: Host first).
+    this.info = {
+      get serverName() {
+        return own.serverName;
+      },
+      get serverPort() {
+        return own.serverPort;
+      },
+      remoteAddr: own.remoteAddr,
+      remotePort: own.remotePort,
+      scheme: own.scheme,
+      unix: own.unix,
+    };
     this.peer = { address: own.remoteAddr, port: own.remotePort, scheme: own.scheme };
   }
 
