@@ -63,7 +63,7 @@ export class RunningServer {
     this.logTail.push(line);
     if (this.logTail.length > LOG_TAIL_LINES) this.logTail.shift();
     const msg = messageOf(line);
-    const listening = /^Listening at: (http:\/\/[^\s]+)/.exec(msg);
+    const listening = /^Listening at: (https?:\/\/[^\s]+)/.exec(msg);
     if (listening && this.url === null) {
       this.url = `${listening[1]}/`;
       this.port = Number(new URL(this.url).port);
