@@ -19,7 +19,7 @@ import { FULL_RUN, ROOT, WORKERS, readKnobs } from './lib/config.js';
 import { LoadGenerator } from './lib/load.js';
 import { describeMachine } from './lib/machine.js';
 import { deriveRun, snapshot } from './lib/measure.js';
-import { launchServer, stopServer, survivors } from './lib/servers.js';
+import { launchServer, stopperFor } from './lib/servers.js';
 import { median, ratio } from './lib/stats.js';
 
 const BASELINE = 'https-cluster-rr';
@@ -58,18 +58,7 @@ function definitions(files) {
 const servers = [];
 const loadgen = new LoadGenerator();
 let files = null;
-let cleaning = null;
-function cleanup() {
-  cleaning ??= (async () => {
-    loadgen.kill();
-    for (const server of servers) await stopServer(server);
-    const left = servers.flatMap(survivors);
-    if (left.length > 0) console.error(`bench: WARNING: pids still alive after stop: ${left.join(', ')}`);
-    if (files !== null) rmSync(files.dir, { recursive: true, force: true });
-  })();
-  return cleaning;
-}
-for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => void cleanup().finally(() => process.exit(130)));
+const cleanup = stopperFor(servers, loadgen, () => files !== null && rmSync(files.dir, { recursive: true, force: true }));
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
