@@ -10,7 +10,7 @@
 // requests still show as a few thousand each. PEER is the
 // client's address (default 203.0.113.9, a peer --forwarded-allow-ips does not trust; 127.0.0.1 is
 // trusted by default); HEADERS `xff` adds X-Forwarded-For and X-Forwarded-Proto. `node
-// bench/instructions.js --callgrind` runs the whole comparison and prints a table.
+// bench/instructions.js --callgrind` runs the whole comparison and prints a table (REQUESTS, REPEAT).
 import { EventEmitter } from 'node:events';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -84,16 +84,20 @@ function callgrind(requests, peer, headers) {
 
 if (process.argv[2] === '--callgrind') {
   const n = Number(process.env.REQUESTS ?? 100000);
+  // Runs differ by up to a few percent (what V8's heuristics do differs); the median of REPEAT is shown.
+  const repeat = Number(process.env.REPEAT ?? 3);
   const cases = [
     ['untrusted peer', '203.0.113.9', 'plain'],
     ['trusted peer, no forwarding headers', '127.0.0.1', 'plain'],
     ['trusted peer, X-Forwarded-For and -Proto', '127.0.0.1', 'xff'],
   ];
-  console.log(`instructions per request (callgrind, ${n} requests minus 0)`);
+  console.log(`instructions per request (callgrind, ${n} requests minus 0; median and range of ${repeat} runs)`);
   for (const [name, peer, headers] of cases) {
     const base = callgrind(0, peer, headers);
-    const full = callgrind(n, peer, headers);
-    console.log(`${name.padEnd(44)} ${Math.round((full - base) / n)}`);
+    const runs = [];
+    for (let r = 0; r < repeat; r++) runs.push(Math.round((callgrind(n, peer, headers) - base) / n));
+    runs.sort((a, b) => a - b);
+    console.log(`${name.padEnd(44)} ${runs[runs.length >> 1]}  (${runs[0]} to ${runs.at(-1)})`);
   }
 } else {
   await drive(Number(process.argv[2] ?? 1000), process.argv[3] ?? '203.0.113.9', process.argv[4] ?? 'plain');

@@ -21,6 +21,32 @@ import type { Environ } from '../gateway/types.js';
  */
 export const PEER_CERTIFICATE = 'tsgi.peer_certificate';
 
+/**
+ * The connection as a request from a trusted proxy shows it: what read() found, and the socket's
+ * own local address, read only if a request needs it (spec §3.5: Host first).
+ */
+class ForwardedInfo implements ConnectionInfo {
+  remoteAddr: string;
+  remotePort: string;
+  scheme: 'http' | 'https';
+  readonly unix: boolean;
+
+  constructor(private readonly own: ConnectionInfo) {
+    this.remoteAddr = own.remoteAddr;
+    this.remotePort = own.remotePort;
+    this.scheme = own.scheme;
+    this.unix = own.unix;
+  }
+
+  get serverName(): string {
+    return this.own.serverName;
+  }
+
+  get serverPort(): string {
+    return this.own.serverPort;
+  }
+}
+
 export class TrustedPeer {
   /** The connection as the environ of the request being begun shows it. */
   readonly info: ConnectionInfo;
@@ -31,19 +57,7 @@ export class TrustedPeer {
     private readonly forwarding: Forwarding,
     own: ConnectionInfo,
   ) {
-    // The socket's own local address is read only if a request needs it (spec §3.5: Host first).
-    this.info = {
-      get serverName() {
-        return own.serverName;
-      },
-      get serverPort() {
-        return own.serverPort;
-      },
-      remoteAddr: own.remoteAddr,
-      remotePort: own.remotePort,
-      scheme: own.scheme,
-      unix: own.unix,
-    };
+    this.info = new ForwardedInfo(own);
     this.peer = { address: own.remoteAddr, port: own.remotePort, scheme: own.scheme };
   }
 
