@@ -17,6 +17,7 @@ import { makeCertificates, type TestCertificates } from '../helpers/certificates
 import { freePort, startHaproxy, stopAllProxies } from '../helpers/haproxy.js';
 import { startLoad } from '../helpers/load.js';
 import { count, sleep, until } from '../helpers/wait.js';
+import { openRaw } from '../helpers/raw.js';
 import { PACKAGES, findCommand } from '../helpers/system.js';
 
 const ENGINES = ['tsgi', 'node'] as const;
@@ -91,7 +92,7 @@ describe.each(ENGINES)('engine %s', (engine) => {
   beforeAll(async () => {
     [optional, required, fetchServer, nodeServer] = await Promise.all([
       startTsgi({ args: ['--http', engine, ...tlsArgs(), '--ca-certs', certs.caCert, '--cert-reqs', 'optional', `${APP}:app`] }),
-      startTsgi({ args: ['--http', engine, ...tlsArgs(), '--ca-certs', certs.caCert, '--cert-reqs', '2', `${APP}:app`] }),
+      startTsgi({ args: ['--http', engine, ...tlsArgs(), '--ca-certs', certs.caCert, '--cert-reqs', '2', '--header-timeout', '1', `${APP}:app`] }),
       startTsgi({ args: ['--http', engine, ...tlsArgs(), `${APP}:fetchApp`] }),
       startTsgi({ args: ['--http', engine, ...tlsArgs(), '--interface', 'node', `${APP}:nodeApp`] }),
     ]);
@@ -128,6 +129,16 @@ describe.each(ENGINES)('engine %s', (engine) => {
     expect(alice.code, alice.stderr).toBe(0);
     expect(JSON.parse(alice.stdout)).toMatchObject({ scheme: 'https', certificate: { subject: 'CN=alice' } });
     await until(() => /TLS handshake failed/.test(required.output()), 'the failed handshakes logged', { server: required });
+  });
+
+  it('cuts a connection that does not finish its TLS handshake within --header-timeout of the accept', async () => {
+    const conn = await openRaw(required.port);
+    const opened = Date.now();
+    conn.write(Buffer.from([0x16, 0x03, 0x01])); // the start of a ClientHello, and nothing more
+    expect(await conn.closed(5000)).toBe(true);
+    const took = Date.now() - opened;
+    expect(took).toBeGreaterThanOrEqual(900);
+    expect(took).toBeLessThan(3000);
   });
 
   it('gives a fetch app an https URL and a node handler an encrypted socket', async () => {
