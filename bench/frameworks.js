@@ -27,11 +27,13 @@ const FRAMEWORKS = [
   { id: 'fastify', baseline: 'fastify.listen() + node:cluster', aim: 1.0 },
 ];
 const ENGINES = (process.env.ENGINES ?? 'tsgi').split(',').filter(Boolean);
+const ONLY = (process.env.FRAMEWORKS ?? '').split(',').filter(Boolean);
 
 function definitions() {
   const node = process.execPath;
   const defs = [];
   for (const framework of FRAMEWORKS) {
+    if (ONLY.length > 0 && !ONLY.includes(framework.id)) continue;
     for (const engine of ENGINES) {
       defs.push({
         id: `${framework.id}-tsgi-${engine}`,

@@ -9,12 +9,13 @@ import { TsgiError } from '../errors.js';
 import { serverRefusal } from '../http/errors.js';
 import { HeadRenderer, serverResponse, type Framing, type HeadInput, type ServerResponse } from '../http/response.js';
 import type { ConnectionInfo, ServerInfo } from '../gateway/environ.js';
-import type { App, Chunk, Header } from '../gateway/types.js';
+import type { App, Chunk, Environ, Header } from '../gateway/types.js';
 import type { Logger } from '../log.js';
 import { APP, CLOSE, CLOSING, CLOSED, DONE_CLOSE, DONE_KEEP, GONE, HEAD_SENT, IDLE, REQUEST, SENDING, next, type ConnectionEvent, type ConnectionState } from './connection-state.js';
 import { Exchange, type RequestStart } from './exchange.js';
 import { TIME_ORIGIN } from './clock.js';
 import type { EngineOptions, InFlightRequest, RequestRecord } from './engine.js';
+import type { Runner } from './runner.js';
 
 /** On a graceful stop, how long a connection used a moment ago may still bring its next request. */
 export const IDLE_GRACE_MS = 1000;
@@ -36,6 +37,9 @@ export class EngineCore {
   readonly renderer: HeadRenderer;
   readonly onRequestStart: ((method: string, target: string) => void) | undefined;
   readonly onRequestDone: ((record: RequestRecord) => void) | undefined;
+  /** How the app is called: null for a TSGI app (the Cycle), else the fetch or node runner. */
+  readonly runner: Runner | null;
+  readonly beforeApp: ((environ: Environ) => void) | undefined;
   readonly keepAliveMs: number;
   readonly headerTimeoutMs: number;
   readonly bodyTimeoutMs: number;
@@ -58,6 +62,8 @@ export class EngineCore {
     this.renderer = new HeadRenderer(options.keepalive);
     this.onRequestStart = options.onRequestStart;
     this.onRequestDone = options.onRequestDone;
+    this.runner = options.runner ?? null;
+    this.beforeApp = options.beforeApp;
     this.keepAliveMs = options.keepalive * 1000;
     this.headerTimeoutMs = (options.headerTimeout ?? 0) * 1000;
     this.bodyTimeoutMs = (options.bodyTimeout ?? 0) * 1000;

@@ -16,6 +16,7 @@ import type { Chunk, Environ, Header } from '../gateway/types.js';
 import { FRAME_CLOSE, framingOf, serverResponse, type Framing, type HeadInput } from '../http/response.js';
 import type { RequestHead } from '../http/events.js';
 import type { Connection } from './driver.js';
+import type { RequestCycle } from './runner.js';
 import { TIME_ORIGIN } from './clock.js';
 import type { RequestOutcome, RequestRecord } from './engine.js';
 
@@ -28,7 +29,8 @@ export type RequestStart = Pick<RequestHead, 'method' | 'target' | 'versionMinor
 const INTERNAL_ERROR = serverResponse(500, 'Internal Server Error\n');
 
 export class Exchange implements Transport, BodySource, RequestHandle {
-  readonly cycle: Cycle;
+  /** The TSGI cycle, or the cycle of the worker's fetch or node runner (runner.ts). */
+  readonly cycle: RequestCycle;
   readonly input: RequestInput | null;
   environ: Environ | null = null;
   /** performance.now() when the head was complete. */
@@ -66,9 +68,11 @@ export class Exchange implements Transport, BodySource, RequestHandle {
     this.startedAt = now;
     this.lastProgress = now;
     this.keepAlive = req.keepAlive && conn.mayKeepAlive();
-    this.input = req.chunked || req.contentLength > 0 ? new RequestInput(this, req.expectContinue) : null;
-    this.bodyComplete = this.input === null;
-    this.cycle = new Cycle(this, req.method, conn.core.log);
+    const runner = conn.core.runner;
+    const hasBody = req.chunked || req.contentLength > 0;
+    this.input = hasBody && (runner === null || !runner.ownsBody) ? new RequestInput(this, req.expectContinue) : null;
+    this.bodyComplete = !hasBody;
+    this.cycle = runner === null ? new Cycle(this, req.method, conn.core.log) : runner.cycle(this);
     this.head = conn.headInput;
   }
 
@@ -81,6 +85,7 @@ export class Exchange implements Transport, BodySource, RequestHandle {
     this.environ = environ;
     core.live++;
     core.onRequestStart?.(req.method, req.target);
+    if (core.beforeApp !== undefined) core.beforeApp(environ);
     this.cycle.run(core.app, environ);
     return true;
   }

@@ -8,7 +8,7 @@ import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/settings.js';
 import { parserLimits } from '../config/limits.js';
 import { createLogger, reopen, type Logger } from '../log.js';
-import type { App, ErrorStream } from '../gateway/types.js';
+import type { App, Environ, ErrorStream } from '../gateway/types.js';
 import { backgroundTasks } from '../interfaces/wait-until.js';
 import { loadApp } from '../loader/load-app.js';
 import { errorPageApp } from './error-page.js';
@@ -16,6 +16,8 @@ import { AccessLog } from './access-log.js';
 import { WorkerMetrics } from './metrics.js';
 import { TsgiEngine } from '../engines/tsgi.js';
 import { NodeEngine } from '../engines/node.js';
+import { createRunner } from '../engines/runners.js';
+import type { Runner } from '../engines/runner.js';
 import type { Engine, EngineOptions, ListenHandle, RequestRecord } from '../engines/engine.js';
 import { EXIT_APP_LOAD_ERROR, EXIT_BOOT_ERROR, EXIT_OK } from '../ipc/exit-codes.js';
 import { WORKER_ENV, type MasterMessage, type WorkerBootInfo, type WorkerInfo, type WorkerMessage } from '../ipc/messages.js';
@@ -79,11 +81,14 @@ class Worker {
     }
 
     let app: App;
+    let runner: Runner | null = null;
     try {
       // A fetch or node app runs as TSGI through tsgi/fetch or tsgi/node.
       const loaded = await loadApp(this.boot.app, process.cwd(), { interface: this.config.interface });
       this.log.info(`serving ${this.boot.app} as a ${loaded.interface} app (${loaded.reason})`);
       app = loaded.app;
+      // A fetch or node app is called by its own runner, without a TSGI round trip (docs/interfaces.md).
+      runner = createRunner(loaded, this.log);
     } catch (err) {
       if (!this.boot.fallbackOnLoadError) {
         this.log.fatal({ err }, `could not load the app: ${(err as Error).message}`);
@@ -98,7 +103,9 @@ class Worker {
     this.app = app;
     const config = this.config;
     const options: EngineOptions = {
-      app: this.wrapApp(app),
+      app,
+      ...(runner !== null ? { runner } : {}),
+      ...this.beforeApp(),
       log: this.log,
       // spec §3.6: a reload overlap, TTIN or USR2 can always run another copy of the app.
       server: { scriptName: config.rootPath, multiprocess: true, errors: errorStream(this.log) },
@@ -123,11 +130,11 @@ class Worker {
    * and an early heartbeat so that a request which blocks the event loop right away is still
    * named in the master's timeout message.
    */
-  private wrapApp(app: App): App {
+  private beforeApp(): Pick<EngineOptions, 'beforeApp'> {
     const pre = this.config.preRequest !== null;
     const beat = this.config.timeout > 0;
-    if (!pre && !beat) return app;
-    return (environ, startResponse) => {
+    if (!pre && !beat) return {};
+    const beforeApp = (environ: Environ): void => {
       if (beat) {
         // The first request after each periodic heartbeat, and any request 100 ms after the last
         // report, is reported at once: a few messages a second at most, whatever the load.
@@ -138,8 +145,8 @@ class Worker {
         }
       }
       if (pre) runHookSync(this.config, 'preRequest', this.log, this.info, environ);
-      return app(environ, startResponse);
     };
+    return { beforeApp };
   }
 
   private requestDone(record: RequestRecord): void {
