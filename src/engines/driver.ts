@@ -16,6 +16,7 @@ import { Exchange, type RequestStart } from './exchange.js';
 import { TIME_ORIGIN } from './clock.js';
 import type { EngineOptions, InFlightRequest, RequestRecord } from './engine.js';
 import type { Runner } from './runner.js';
+import type { NodePair } from './node-cycle.js';
 
 /** On a graceful stop, how long a connection used a moment ago may still bring its next request. */
 export const IDLE_GRACE_MS = 1000;
@@ -109,6 +110,7 @@ export class EngineCore {
     });
     const now = performance.now();
     for (const conn of this.connections) conn.onDrain(now);
+    this.runner?.draining?.();
     this.startSweep(DRAIN_SWEEP_MS);
     this.checkDrained();
     return done;
@@ -382,8 +384,7 @@ export abstract class Connection {
       ex.abandon(reason, 'timeout', 504, 'the request took too long\n');
       return;
     }
-    const input = ex.input;
-    if (core.bodyTimeoutMs > 0 && input !== null && input.hungry && now - ex.lastProgress >= core.bodyTimeoutMs) {
+    if (core.bodyTimeoutMs > 0 && !ex.bodyComplete && ex.bodyHungry() && now - ex.lastProgress >= core.bodyTimeoutMs) {
       const reason = new TsgiError('TSGI_ERR_BODY_TIMEOUT', `the request body made no progress for --body-timeout (${core.bodyTimeoutMs / 1000}s)`);
       core.log.info({ method: ex.req.method, target: ex.req.target, remote: this.info.remoteAddr }, `request body stalled for ${core.bodyTimeoutMs / 1000}s; ${ex.headSent ? 'connection aborted' : 'answered 408'}`);
       ex.abandon(reason, 'timeout', 408, 'the request body stalled\n');
@@ -407,6 +408,12 @@ export abstract class Connection {
    */
   onDrain(now: number): void {
     if (this.state === IDLE) this.tickIdle(now);
+    else if (this.exchange !== null && !this.exchange.finished) this.exchange.draining();
+  }
+
+  /** node:http's objects for the request in flight, on an engine that makes them (the node runner's). */
+  nodePair(): NodePair | null {
+    return null;
   }
 
   get closing(): boolean {

@@ -175,6 +175,30 @@ export class Exchange implements Transport, BodySource, RequestHandle {
     this.conn.core.requestReleased();
   }
 
+  // ---- what a runner that writes its own response calls (the node runner) --------------------
+
+  /** The app's response completed on its own (node:http's 'finish'): record it, carry on or close. */
+  nativeDone(status: number, keepAlive: boolean): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.status = status;
+    this.headSent = true;
+    this.keepAlive = keepAlive;
+    this.settle('ok');
+    this.conn.responseDone(this, keepAlive);
+  }
+
+  /** The app waits for body bytes that do not come (--body-timeout). */
+  bodyHungry(): boolean {
+    const input = this.input;
+    return input !== null ? input.hungry : this.cycle.bodyWanted?.() === true;
+  }
+
+  /** A graceful stop began while this request was in flight. */
+  draining(): void {
+    this.cycle.draining?.();
+  }
+
   // ---- BodySource (what the input calls) -----------------------------------------------------
 
   wantBody(): void {

@@ -16,6 +16,7 @@ import { connectionInfo, pairs } from './connection-info.js';
 import { IDLE } from './connection-state.js';
 import { Connection, EngineCore } from './driver.js';
 import type { Exchange, RequestStart } from './exchange.js';
+import type { NodePair } from './node-cycle.js';
 import { checkNodeRequest, checkNodeTrailers, clientErrorRefusal } from './node-checks.js';
 import { listenOnHandle, type Engine, type EngineOptions, type InFlightRequest, type ListenHandle } from './engine.js';
 import { watchDrops } from './drops.js';
@@ -152,7 +153,8 @@ class NodeConnection extends Connection {
     // Node's ServerResponse would add a Date of its own; the driver sends one (or the app's).
     res.sendDate = false;
     if (this.state !== IDLE || this.queue.length > 0 || this.waitingForFinish) {
-      req.pause();
+      // A node app reads its own req (node buffers it meanwhile); a TSGI app's body waits here.
+      if (!this.nodeApp) req.pause();
       this.queue.push({ req, res, expectContinue, refusal });
       if (this.queue.length >= QUEUE_HIGH && !this.socket.isPaused()) this.socket.pause();
       return;
@@ -187,7 +189,19 @@ class NodeConnection extends Connection {
     this.beginRequest(start, now);
     const ex = this.exchange;
     if (ex !== null && ex.input !== null) this.attachBody(ex, req, te !== undefined);
-    else req.resume();
+    // A node app reads req itself; a refused request's body is dropped.
+    else if (!this.nodeApp || ex === null || ex.finished) req.resume();
+  }
+
+  /** The worker's app is a node app: it gets node:http's req and res (node-cycle.ts). */
+  private get nodeApp(): boolean {
+    return this.core.runner?.ownsBody === true;
+  }
+
+  override nodePair(): NodePair | null {
+    const req = this.req;
+    const res = this.res;
+    return req !== null && res !== null ? { req, res } : null;
   }
 
   private attachBody(ex: Exchange, req: http.IncomingMessage, chunked: boolean): void {
@@ -344,7 +358,7 @@ class NodeConnection extends Connection {
     const next = this.queue.shift();
     if (next !== undefined) {
       if (this.queue.length < QUEUE_HIGH / 4 && this.socket.isPaused()) this.socket.resume();
-      next.req.resume();
+      if (!this.nodeApp) next.req.resume();
       this.start(next);
       return;
     }

@@ -19,6 +19,10 @@ export interface RequestCycle {
   run(app: App, environ: Environ): void;
   /** The server abandoned the request: nothing more is sent, the app is told (spec §3.9). */
   cancel(reason: unknown): void;
+  /** A cycle that reads the body itself (the node runner): whether the app is waiting for bytes. */
+  bodyWanted?(): boolean;
+  /** A graceful stop began while the request was in flight. */
+  draining?(): void;
 }
 
 /** A runner: makes the cycle of each request of this worker. */

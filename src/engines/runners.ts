@@ -8,6 +8,7 @@ import type { FetchApp, FetchHandler } from '../interfaces/fetch.js';
 import { installLightResponse } from '../interfaces/light-response.js';
 import { backgroundTasks } from '../interfaces/wait-until.js';
 import { FetchRunner } from './fetch-cycle.js';
+import { NodeRunner } from './node-cycle.js';
 import type { Runner } from './runner.js';
 
 export function createRunner(loaded: LoadedApp, log: Logger): Runner | null {
@@ -16,5 +17,6 @@ export function createRunner(loaded: LoadedApp, log: Logger): Runner | null {
     installLightResponse();
     return new FetchRunner(loaded.native as FetchApp | FetchHandler, backgroundTasks, log);
   }
+  if (loaded.interface === 'node' && loaded.node !== undefined) return new NodeRunner(loaded.node, log);
   return null;
 }

@@ -26,6 +26,18 @@ import { dropPrivileges } from './privileges.js';
 
 const ENGINES = { tsgi: TsgiEngine, node: NodeEngine } as const;
 
+/**
+ * A node app needs node:http's own IncomingMessage and ServerResponse, which node:http makes as it
+ * parses: on --http tsgi it is served by the node engine's path (docs/interfaces.md has why).
+ */
+function engineFor(http: keyof typeof ENGINES, runner: Runner | null, log: Logger): keyof typeof ENGINES {
+  if (http === 'tsgi' && runner?.interface === 'node') {
+    log.info('a node app gets node:http request objects: serving it through the node engine (llhttp, with the tsgi parser\'s checks)');
+    return 'node';
+  }
+  return http;
+}
+
 class Worker {
   private readonly handles: ListenHandle[] = [];
   private engine: Engine | null = null;
@@ -120,7 +132,7 @@ class Worker {
       onRequestDone:
         this.maxRequests > 0 || config.postRequest !== null || this.accessLog !== null || this.metrics !== null ? (record) => this.requestDone(record) : undefined,
     };
-    this.engine = new ENGINES[config.http](options);
+    this.engine = new ENGINES[engineFor(config.http, runner, this.log)](options);
     await runHook(config, 'postWorkerInit', this.log, this.info);
     this.send({ type: 'booted' });
   }
