@@ -1,11 +1,13 @@
 // The framework benchmark: the same route (GET / answering a small JSON document, bench/apps/)
 // in Hono, Express and Fastify, each on tsgi and on its own server behind node:cluster, 2 workers
-// each, keep-alive. Rounds are interleaved (every server once per round) so a noisy neighbour
+// each, keep-alive; and the same document with no framework (a TSGI app against a bare node:http
+// listener) as the reference for what the server alone costs. Rounds are interleaved (every server once per round) so a noisy neighbour
 // hits all of them alike; the figure that counts is requests per server CPU-second, from /proc.
 //
 //   npx tsc -p tsconfig.json && node bench/frameworks.js
 //   ROUNDS=1 DURATION=2 WARMUP=1 node bench/frameworks.js     # a smoke run
 //   ENGINES=tsgi,node node bench/frameworks.js                 # also tsgi's node engine
+//   FRAMEWORKS=hono,plain node bench/frameworks.js             # some frameworks only
 //   node bench/frameworks.js --write-docs                      # also write docs/benchmarks-frameworks.md
 //   node bench/frameworks.js --from bench/results/frameworks-X.json [--write-docs]   # re-render a run
 //
@@ -25,6 +27,9 @@ const FRAMEWORKS = [
   { id: 'hono', baseline: '@hono/node-server + node:cluster', aim: 1.5 },
   { id: 'express', baseline: 'node:http + node:cluster', aim: 1.0 },
   { id: 'fastify', baseline: 'fastify.listen() + node:cluster', aim: 1.0 },
+  // No framework on either side: a TSGI app on tsgi against a bare node:http listener. It says
+  // what share of each framework's ratio the server itself accounts for.
+  { id: 'plain', baseline: 'node:http + node:cluster (no framework)', aim: null },
 ];
 const ENGINES = (process.env.ENGINES ?? 'tsgi').split(',').filter(Boolean);
 const ONLY = (process.env.FRAMEWORKS ?? '').split(',').filter(Boolean);
@@ -167,7 +172,7 @@ export function report(results) {
     for (const server of results.servers.filter((s) => s.id.startsWith(`${framework.id}-`))) {
       const perCpu = stat(server.id, 'requestsPerServerCpuS');
       const r = server.id === own ? null : ratio(perCpu, stat(own, 'requestsPerServerCpuS'));
-      rows.push(`| ${framework.id} | ${server.label} | ${Math.round(stat(server.id, 'rps'))} | ${Math.round(perCpu)} | ${r === null ? '' : `${r.toFixed(2)}x`} | ${server.id === own ? '' : `${framework.aim.toFixed(1)}x`} |`);
+      rows.push(`| ${framework.id} | ${server.label} | ${Math.round(stat(server.id, 'rps'))} | ${Math.round(perCpu)} | ${r === null ? '' : `${r.toFixed(2)}x`} | ${server.id === own || framework.aim === null ? '' : `${framework.aim.toFixed(1)}x`} |`);
     }
   }
   return rows.join('\n');

@@ -4,6 +4,7 @@
 //   FRAMEWORK=hono    WORKERS=2 PORT=0 node bench/baseline/cluster-framework.js   # @hono/node-server's serve()
 //   FRAMEWORK=express ...                                                       # http.createServer(app)
 //   FRAMEWORK=fastify ...                                                       # fastify.listen()
+//   FRAMEWORK=plain   ...                                                       # a bare node:http listener
 //
 // Each serves the same app module tsgi serves (bench/apps/FRAMEWORK.js).
 import http from 'node:http';
@@ -21,6 +22,14 @@ const servers = {
     const { app } = await import('../apps/express.js');
     await new Promise((resolve, reject) => {
       const server = http.createServer(app);
+      server.on('error', reject);
+      server.listen(port, host, resolve);
+    });
+  },
+  async plain(port, host) {
+    const { listener } = await import('../apps/plain.js');
+    await new Promise((resolve, reject) => {
+      const server = http.createServer(listener);
       server.on('error', reject);
       server.listen(port, host, resolve);
     });

@@ -11,8 +11,11 @@ import { HeadRenderer, serverResponse, type Framing, type HeadInput, type Server
 import type { ConnectionInfo, ServerInfo } from '../gateway/environ.js';
 import type { App, Chunk, Environ, Header } from '../gateway/types.js';
 import type { Logger } from '../log.js';
-import { APP, CLOSE, CLOSING, CLOSED, DONE_CLOSE, DONE_KEEP, GONE, HEAD_SENT, IDLE, REQUEST, SENDING, next, type ConnectionEvent, type ConnectionState } from './connection-state.js';
-import { Exchange, type RequestStart } from './exchange.js';
+import { APP, CLOSE, CLOSING, CLOSED, DONE_CLOSE, DONE_KEEP, GONE, HEAD_SENT, IDLE, REQUEST, SENDING, UPGRADE, UPGRADED, next, type ConnectionEvent, type ConnectionState } from './connection-state.js';
+import { Exchange, type RequestStart, type Upgraded } from './exchange.js';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { server as sharedServer } from '../interfaces/upgrade-server.js';
 import { TIME_ORIGIN } from './clock.js';
 import type { EngineOptions, InFlightRequest, RequestRecord } from './engine.js';
 import type { Runner } from './runner.js';
@@ -29,6 +32,10 @@ const CLOSE_GRACE_MS = 5000;
 const SWEEP_MS = 1000;
 const MIN_SWEEP_MS = 50;
 const DRAIN_SWEEP_MS = 100;
+
+function shuttingDown(): TsgiError {
+  return new TsgiError('TSGI_ERR_SHUTTING_DOWN', 'the worker is stopping gracefully; close the connection (it is closed when --graceful-timeout runs out)');
+}
 
 /** What every connection of one engine shares: the app, the settings, the counts, the sweep. */
 export class EngineCore {
@@ -111,6 +118,8 @@ export class EngineCore {
     const now = performance.now();
     for (const conn of this.connections) conn.onDrain(now);
     this.runner?.draining?.();
+    // The server object upgrades are handed to (tsgi/node's `server`) closes, as server.close() would.
+    if (sharedServer.listenerCount('close') > 0) sharedServer.emit('close');
     this.startSweep(DRAIN_SWEEP_MS);
     this.checkDrained();
     return done;
@@ -226,6 +235,14 @@ export abstract class Connection {
   protected abstract closeGracefully(): void;
   /** Ends the socket now. */
   abstract destroy(): void;
+  /** The socket, and the bytes read past the request head, for an app taking the connection over. */
+  protected abstract detach(ex: Exchange): { socket: Duplex; head: Buffer };
+  /** node:http's IncomingMessage for the request in flight (made for it where the engine has none). */
+  abstract incomingMessage(ex: Exchange): IncomingMessage;
+  /** Whether the connection can be handed over now (spec §3.10). */
+  canHandOver(): boolean {
+    return this.state === APP;
+  }
   /** Bytes of a next head have arrived that the driver has not been told of (node engine). */
   protected headBytesPending(): boolean {
     return false;
@@ -295,6 +312,24 @@ export abstract class Connection {
   /** After a response that said keep-alive, a drain still lets the client's next request come (IDLE_GRACE_MS). */
   private mayKeepAliveAfter(): boolean {
     return this.core.keepAliveMs > 0;
+  }
+
+  /** Aborted when a graceful stop begins, on a connection handed over to the app. */
+  private upgradeController: AbortController | null = null;
+
+  /**
+   * spec §3.10: the connection leaves the driver for the app. From here on the driver writes and
+   * reads nothing on it and keeps no time for it; it stays counted (and a graceful stop waits for
+   * it, up to --graceful-timeout) until it closes.
+   */
+  handOver(ex: Exchange): Upgraded {
+    const { socket, head } = this.detach(ex);
+    this.move(UPGRADE);
+    if (this.exchange === ex) this.exchange = null;
+    const controller = new AbortController();
+    this.upgradeController = controller;
+    if (this.core.draining) controller.abort(shuttingDown());
+    return { socket, head, signal: controller.signal };
   }
 
   /** A head the parser refused: answer its status, record it, close (the app never sees it). */
@@ -408,6 +443,7 @@ export abstract class Connection {
    */
   onDrain(now: number): void {
     if (this.state === IDLE) this.tickIdle(now);
+    else if (this.state === UPGRADED) this.upgradeController?.abort(shuttingDown());
     else if (this.exchange !== null && !this.exchange.finished) this.exchange.draining();
   }
 

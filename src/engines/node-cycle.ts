@@ -12,6 +12,7 @@
  */
 import http from 'node:http';
 import type { EventEmitter } from 'node:events';
+import type { NodeEntry } from '../interfaces/detect.js';
 import { Readable } from 'node:stream';
 import type { CheckedResponse } from '../gateway/app-headers.js';
 import type { App, Environ, Header } from '../gateway/types.js';
@@ -20,16 +21,8 @@ import { nodeUrl } from '../interfaces/node-url.js';
 import type { Exchange } from './exchange.js';
 import type { RequestCycle, Runner } from './runner.js';
 
-/** A node:http request listener. */
-export type NodeHandler = (req: http.IncomingMessage, res: http.ServerResponse) => unknown;
-
 /** What the node runner calls: a listener (with its `this`), or a server whose listeners it emits to. */
-export interface NodeTarget {
-  handler: NodeHandler;
-  thisArg?: unknown;
-  /** An http.Server the app built: its 'request' listeners answer, its 'upgrade' listeners take upgrades. */
-  server?: EventEmitter;
-}
+export type NodeTarget = NodeEntry;
 
 const kCycle = Symbol('tsgi.cycle');
 
@@ -101,11 +94,14 @@ const noop = (): void => {};
 export class NodeRunner implements Runner {
   readonly interface = 'node';
   readonly ownsBody = true;
+  readonly upgrades: EventEmitter | undefined;
 
   constructor(
     readonly target: NodeTarget,
     readonly log: Logger,
-  ) {}
+  ) {
+    this.upgrades = target.upgrades;
+  }
 
   cycle(ex: Exchange): RequestCycle {
     return new NodeCycle(this, ex);

@@ -8,6 +8,7 @@
 import type { CheckedResponse } from '../gateway/app-headers.js';
 import type { App, Environ } from '../gateway/types.js';
 import type { Exchange } from './exchange.js';
+import type { EventEmitter } from 'node:events';
 
 /** What the Exchange needs of the cycle that answers one request. */
 export interface RequestCycle {
@@ -36,4 +37,6 @@ export interface Runner {
   readonly ownsBody: boolean;
   /** A graceful stop began (the node runner tells a served http.Server, as its close() would). */
   draining?(): void;
+  /** Where 'upgrade' events go for this app (its own http.Server, Fastify's server), if anywhere. */
+  readonly upgrades?: EventEmitter;
 }
