@@ -4,13 +4,15 @@
  * tsgi.upgrade, a Hono app with @hono/node-ws, an Express app with ws on its exported http.Server,
  * Socket.IO over long-polling and then WebSocket), then how an upgraded connection counts: not cut
  * by --request-timeout, one request for --max-requests, told of a graceful stop (close 1001), and
- * closed when --graceful-timeout runs out if the app keeps it open.
+ * closed when --graceful-timeout runs out if the app keeps it open; and an echo through a real
+ * Nginx with the shipped configuration.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { io as ioClient } from 'socket.io-client';
 import { startTsgi, stopAll, type RunningServer } from '../helpers/server.js';
 import { count, sleep, until } from '../helpers/wait.js';
+import { freePort, renderNginxConfig, startNginx, stopAllProxies } from '../helpers/nginx.js';
 
 afterAll(stopAll);
 
@@ -155,4 +157,21 @@ describe('--max-requests', () => {
     expect(count(server, /served 2 requests/)).toBe(1);
     expect((await server.stop()).code).toBe(0);
   }, 30_000);
+});
+
+describe('behind Nginx (config/nginx.conf, its Upgrade map)', () => {
+  afterAll(stopAllProxies);
+
+  it.each([
+    ['tsgi', `${FIXTURES}/tsgi.js:app`, 'tsgi: through nginx'],
+    ['node', `${FIXTURES}/express-ws.js:server`, 'express: through nginx'],
+  ] as const)('a WebSocket echo through Nginx to the %s engine', async (engine, app, expected) => {
+    const server = await startTsgi({ args: ['--http', engine, app] });
+    const port = await freePort();
+    await startNginx(renderNginxConfig({ listenPort: port, upstreamPort: server.port, upstreamSocket: '/nonexistent/tsgi.sock' }, '@PREFIX@'), port);
+    expect(await echo(`ws://127.0.0.1:${port}/ws`, ['through nginx'])).toEqual([expected]);
+    // Plain requests on the same upstream keep working (the map sends an empty Connection then).
+    expect((await fetch(`http://127.0.0.1:${port}/`)).status).toBe(200);
+    expect((await server.stop()).code).toBe(0);
+  }, 60_000);
 });
