@@ -68,6 +68,8 @@ async function measure() {
   if (!existsSync(`${ROOT}/dist/cli.js`)) throw new Error('dist/ is missing: run `npx tsc -p tsconfig.json` first');
   const knobs = readKnobs();
   const defs = serverDefinitions(knobs);
+  // A baseline this machine cannot run (Bun without its binary) drops out of every mode.
+  const modes = MODES.map((mode) => ({ ...mode, servers: mode.servers.filter((id) => defs.some((d) => d.id === id)) }));
   const results = {
     format: 'tsgi-bench/1',
     startedAt: new Date().toISOString(),
@@ -76,7 +78,7 @@ async function measure() {
     workers: WORKERS,
     baselineId: BASELINE_ID,
     machine: describeMachine(ROOT),
-    modes: MODES,
+    modes,
     servers: [],
     warmups: [],
     runs: [],
@@ -98,7 +100,7 @@ async function measure() {
 
   const byId = new Map(servers.map((s) => [s.def.id, s]));
   if (knobs.warmupS > 0) {
-    for (const mode of MODES) {
+    for (const mode of modes) {
       for (const id of mode.servers) {
         const run = await measureOnce(results, byId.get(id), mode, knobs.warmupS, 0);
         results.warmups.push(run);
@@ -108,7 +110,7 @@ async function measure() {
     }
   }
   for (let round = 1; round <= knobs.rounds; round++) {
-    for (const mode of MODES) {
+    for (const mode of modes) {
       for (const id of mode.servers) {
         const run = await measureOnce(results, byId.get(id), mode, knobs.durationS, round);
         results.runs.push(run);

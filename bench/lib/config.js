@@ -1,4 +1,6 @@
 // What is measured: the servers, the two load modes, and the knobs (environment variables).
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url)).replace(/\/$/, '');
@@ -46,12 +48,19 @@ export function serverDefinitions(knobs) {
     command: [node, 'bench/baseline/cluster-http.js'],
     env: { WORKERS: String(WORKERS), HOST: '127.0.0.1', PORT: String(port(index)), ...(sched ? { SCHED: sched } : {}) },
   });
-  return [
+  const baseline = (file, index) => ({
+    command: [node, `bench/baseline/${file}`],
+    env: { WORKERS: String(WORKERS), HOST: '127.0.0.1', PORT: String(port(index)) },
+  });
+  const defs = [
     { id: 'tsgi-tsgi', label: 'tsgi --http tsgi', ...tsgi('tsgi', 0) },
     { id: 'tsgi-node', label: 'tsgi --http node', ...tsgi('node', 1) },
     { id: 'cluster-rr', label: 'node:http + cluster (default, RR)', ...cluster(null, 2) },
     { id: 'cluster-none', label: 'node:http + cluster (SCHED_NONE)', ...cluster('none', 3) },
-  ].map((def) => ({ ...def, cwd: ROOT, workers: WORKERS }));
+    { id: 'net-bound', label: 'node:net canned response + cluster (the Node bound)', ...baseline('net-canned.js', 4) },
+  ];
+  if (bunRuns()) defs.push({ id: 'bun', label: 'Bun.serve x2 (reusePort)', ...baseline('bun-serve.js', 5) });
+  return defs.map((def) => ({ ...def, cwd: ROOT, workers: WORKERS }));
 }
 
 /**
@@ -60,6 +69,16 @@ export function serverDefinitions(knobs) {
  * connection is the bottleneck (tsgi's master hands the socket to the workers, as SCHED_NONE does).
  */
 export const MODES = [
-  { id: 'keepalive', label: 'keep-alive', servers: ['tsgi-tsgi', 'tsgi-node', 'cluster-rr'] },
-  { id: 'close', label: 'Connection: close', servers: ['tsgi-tsgi', 'tsgi-node', 'cluster-rr', 'cluster-none'] },
+  { id: 'keepalive', label: 'keep-alive', servers: ['tsgi-tsgi', 'tsgi-node', 'cluster-rr', 'net-bound', 'bun'] },
+  { id: 'close', label: 'Connection: close', servers: ['tsgi-tsgi', 'tsgi-node', 'cluster-rr', 'cluster-none', 'net-bound', 'bun'] },
 ];
+
+/** Bun.serve is measured when the `bun` devDependency's binary runs on this machine. */
+function bunRuns() {
+  try {
+    const bin = createRequire(import.meta.url).resolve('bun/bin/bun.exe');
+    return spawnSync(bin, ['--version'], { timeout: 10_000 }).status === 0;
+  } catch {
+    return false;
+  }
+}

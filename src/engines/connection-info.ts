@@ -1,21 +1,48 @@
 import type net from 'node:net';
 import type { ConnectionInfo } from '../gateway/environ.js';
 
-/** The environ's view of a connection, computed once per socket. */
-export function connectionInfo(socket: net.Socket): ConnectionInfo {
-  const remoteAddr = socket.remoteAddress;
-  if (remoteAddr === undefined) {
-    // A unix socket has no addresses; SERVER_NAME/PORT then come from Host (spec §3.1).
-    return { serverName: '', serverPort: '', remoteAddr: '', remotePort: '', scheme: 'http', unix: true };
+/**
+ * The environ's view of a connection, made once per socket. The peer's address is read at once
+ * (every request shows it); the local one only when a request names no host (spec §3.5: SERVER_NAME
+ * comes from Host), which saves a getsockname() per connection in the common case.
+ */
+class SocketInfo implements ConnectionInfo {
+  readonly remoteAddr: string;
+  readonly remotePort: string;
+  readonly scheme = 'http' as const;
+  readonly unix: boolean;
+  private local: { name: string; port: string } | null = null;
+
+  constructor(private readonly socket: net.Socket) {
+    const remoteAddr = socket.remoteAddress;
+    this.unix = remoteAddr === undefined;
+    this.remoteAddr = remoteAddr === undefined ? '' : unmapped(remoteAddr);
+    this.remotePort = remoteAddr === undefined ? '' : String(socket.remotePort ?? '');
   }
-  return {
-    serverName: unmapped(socket.localAddress ?? ''),
-    serverPort: String(socket.localPort ?? ''),
-    remoteAddr: unmapped(remoteAddr),
-    remotePort: String(socket.remotePort ?? ''),
-    scheme: 'http',
-    unix: false,
-  };
+
+  get serverName(): string {
+    return this.localAddress().name;
+  }
+
+  get serverPort(): string {
+    return this.localAddress().port;
+  }
+
+  private localAddress(): { name: string; port: string } {
+    if (this.local === null) {
+      // A unix socket has no addresses (spec §3.5: Host, else 'localhost').
+      // An IPv6 address keeps its brackets, as in Host.
+      const address = unmapped(this.socket.localAddress ?? '');
+      this.local = this.unix
+        ? { name: 'localhost', port: this.scheme === 'http' ? '80' : '443' }
+        : { name: address.includes(':') ? `[${address}]` : address, port: String(this.socket.localPort ?? '') };
+    }
+    return this.local;
+  }
+}
+
+export function connectionInfo(socket: net.Socket): ConnectionInfo {
+  return new SocketInfo(socket);
 }
 
 /**

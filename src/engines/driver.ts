@@ -231,8 +231,12 @@ export abstract class Connection {
   abstract resumeBody(ex: Exchange): void;
   /** After a response that keeps the connection: carry on with the next request. */
   protected abstract nextRequest(ex: Exchange): void;
-  /** Half-close after the last response, so the peer reads everything before the FIN. */
-  protected abstract closeGracefully(): void;
+  /**
+   * Half-close after the last response, so the peer reads everything before the FIN.
+   * `peerDone`: the client itself asked to close (Connection: close, or HTTP/1.0 without
+   * keep-alive), so it sends nothing more.
+   */
+  protected abstract closeGracefully(peerDone: boolean): void;
   /** Ends the socket now. */
   abstract destroy(): void;
   /** The socket, and the bytes read past the request head, for an app taking the connection over. */
@@ -305,7 +309,7 @@ export abstract class Connection {
     } else {
       this.move(DONE_CLOSE);
       this.closingSince = now;
-      this.closeGracefully();
+      this.closeGracefully(!ex.req.keepAlive);
     }
   }
 
@@ -364,7 +368,7 @@ export abstract class Connection {
     if (this.state !== IDLE) return;
     this.move(CLOSE);
     this.closingSince = performance.now();
-    this.closeGracefully();
+    this.closeGracefully(false);
   }
 
   /** The socket is gone, whoever closed it: abandon a request in flight. */

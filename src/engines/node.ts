@@ -427,7 +427,7 @@ class NodeConnection extends Connection {
     }
   }
 
-  protected closeGracefully(): void {
+  protected closeGracefully(_peerDone: boolean): void {
     const res = this.res;
     // A response node:http still writes said "Connection: close": node:http ends the socket
     // once it has left. Ending it here could send the FIN ahead of it.

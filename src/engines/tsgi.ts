@@ -374,10 +374,13 @@ export class TsgiConnection extends Connection {
     if (!this.pumping) this.pump(performance.now());
   }
 
-  protected closeGracefully(): void {
-    // RFC 9112 §9.6: half-close first so the response is not lost to a reset; the sweep destroys
-    // a connection whose peer never closes.
-    this.socket.end();
+  protected closeGracefully(peerDone: boolean): void {
+    // RFC 9112 §9.6: half-close first so the response is not lost to a reset, then read until the
+    // peer closes (the sweep destroys a connection whose peer never does). A client that asked to
+    // close and has nothing left unread cannot cause a reset: the socket closes once the response
+    // has left, without waiting for its FIN (Nginx's lingering close makes the same call).
+    if (peerDone && this.parser.buffered === 0) this.socket.destroySoon();
+    else this.socket.end();
   }
 
   destroy(): void {

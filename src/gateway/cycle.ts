@@ -204,15 +204,24 @@ export class Cycle {
       return;
     }
     try {
-      let known = 0;
-      for (let i = 0; i < body.length; i++) known += byteLengthOf(body[i]);
+      // The common body is one chunk: its length is taken once and serves both the head and the write.
+      const single = body.length === 1 ? byteLengthOf(body[0]) : -1;
+      let known = single;
+      if (single < 0) {
+        known = 0;
+        for (let i = 0; i < body.length; i++) known += byteLengthOf(body[i]);
+      }
       if (this.state === NEW) throw new AppContractError('the app returned without calling startResponse()');
       // When write() already sent the head, the array simply follows it.
       if (this.state === STARTED) this.sendHead(known);
-      for (let i = 0; i < body.length && !this.overflow && this.state === HEAD_SENT; i++) {
-        const chunk = body[i]!;
-        const len = byteLengthOf(chunk);
-        if (len !== 0) this.writeChunk(chunk, len);
+      if (single > 0) {
+        if (this.state === HEAD_SENT) this.writeChunk(body[0]!, single);
+      } else {
+        for (let i = 0; i < body.length && !this.overflow && this.state === HEAD_SENT; i++) {
+          const chunk = body[i]!;
+          const len = byteLengthOf(chunk);
+          if (len !== 0) this.writeChunk(chunk, len);
+        }
       }
       this.end();
     } catch (err) {

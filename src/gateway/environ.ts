@@ -141,8 +141,9 @@ export function buildEnviron(
     QUERY_STRING: query,
     CONTENT_TYPE: '',
     CONTENT_LENGTH: '',
-    SERVER_NAME: conn.serverName,
-    SERVER_PORT: conn.serverPort,
+    // Set below: from Host when the request names one, else from the connection.
+    SERVER_NAME: '',
+    SERVER_PORT: '',
     SERVER_PROTOCOL: versionMinor === 1 ? 'HTTP/1.1' : 'HTTP/1.0',
     SERVER_SOFTWARE,
     REMOTE_ADDR: conn.remoteAddr,
@@ -181,7 +182,12 @@ export function buildEnviron(
   }
   if (authority !== null) env.HTTP_HOST = authority;
   const host = environ.HTTP_HOST;
-  if (host !== undefined && host !== '') fillServerFromHost(environ, host, conn.scheme);
+  if (host !== undefined && host !== '') {
+    fillServerFromHost(environ, host, conn.scheme);
+  } else {
+    environ.SERVER_NAME = conn.serverName;
+    environ.SERVER_PORT = conn.serverPort;
+  }
   // Defined last, after the header keys, so every environ goes through the same shapes.
   Object.defineProperty(environ, 'tsgi.signal', SIGNAL);
   return environ;
