@@ -5,6 +5,9 @@
 //   npx tsc -p tsconfig.json && node bench/inproc.js examples/hello.js:app
 //   N=200000 node --cpu-prof bench/inproc.js bench/apps/hono.js:app
 //
+//   ADAPTER=1 ...            a fetch or node app through its TSGI adapter (tsgi/fetch, tsgi/node), as before the runners
+//   GENUINE_RESPONSE=1 ...   the fetch runner with the platform's Response (no LightResponse)
+//
 // Prints microseconds of CPU per request (user+system, process.cpuUsage) over N requests after a
 // warm-up of N/4.
 import { EventEmitter } from 'node:events';
@@ -51,7 +54,8 @@ const log = createLogger({ level: 'error' });
 const loaded = await loadApp(spec, process.cwd());
 // A build from before the runners existed serves every app as TSGI.
 const runners = await import('../dist/engines/runners.js').catch(() => null);
-const runner = runners === null ? null : runners.createRunner(loaded, log);
+const runner = runners === null || process.env.ADAPTER === '1' ? null : runners.createRunner(loaded, log);
+if (process.env.GENUINE_RESPONSE === '1') globalThis.Response = (await import('../dist/interfaces/light-response.js')).GenuineResponse;
 const core = new EngineCore({
   app: loaded.app,
   log,
@@ -82,5 +86,6 @@ const t0 = performance.now();
 await run(N);
 const cpu = process.cpuUsage(before);
 const wall = performance.now() - t0;
-console.log(`${spec} (${loaded.interface}): ${((cpu.user + cpu.system) / N).toFixed(2)} us CPU per request, ${((wall * 1000) / N).toFixed(2)} us wall, ${Math.round(socket.bytes / (N * 1.25))} bytes per response`);
+const how = runner === null ? (loaded.interface === 'tsgi' ? '' : ', through the TSGI adapter') : process.env.GENUINE_RESPONSE === '1' ? ', runner, genuine Response' : ', runner';
+console.log(`${spec} (${loaded.interface}${how}): ${((cpu.user + cpu.system) / N).toFixed(2)} us CPU per request, ${((wall * 1000) / N).toFixed(2)} us wall, ${Math.round(socket.bytes / (N * 1.25))} bytes per response`);
 process.exit(0);
