@@ -45,7 +45,7 @@ export const ERROR_CODES = [
   { code: 'TSGI_ERR_INPUT_READ', meaning: 'The app called tsgi.input.read() with an invalid size, or while another read was pending.' },
   { code: 'TSGI_ERR_APP_CONTRACT', meaning: 'The app broke the TSGI contract (startResponse, body or chunk types); the response became a 500.' },
   { code: 'TSGI_ERR_HEADERS_SENT', meaning: 'Early hints were asked for (tsgi.early_hints) after the head of the final response was sent.' },
-  { code: 'TSGI_ERR_UPGRADE', meaning: 'tsgi.upgrade() was called when the connection could no longer be handed over: a second time, after the response head was sent, or after the request was abandoned.' },
+  { code: 'TSGI_ERR_UPGRADE', meaning: 'The app called tsgi.upgrade() when the connection could no longer be handed over: a second time, after the response head was sent, or after the request was abandoned.' },
   { code: 'TSGI_ERR_SHUTTING_DOWN', meaning: 'The worker began a graceful stop: the signal of an upgraded connection aborts so the app can close it cleanly.' },
 
   // Requests the parser refuses, each with the status the server answers before it closes
