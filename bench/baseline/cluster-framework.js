@@ -12,6 +12,15 @@ import { runCluster } from './cluster.js';
 
 const framework = process.env.FRAMEWORK;
 
+/** `http.createServer(listener).listen(port, host)`, resolved once listening. */
+function listen(listener, port, host) {
+  return new Promise((resolve, reject) => {
+    const server = http.createServer(listener);
+    server.on('error', reject);
+    server.listen(port, host, resolve);
+  });
+}
+
 const servers = {
   async hono(port, host) {
     const { serve } = await import('@hono/node-server');
@@ -20,19 +29,11 @@ const servers = {
   },
   async express(port, host) {
     const { app } = await import('../apps/express.js');
-    await new Promise((resolve, reject) => {
-      const server = http.createServer(app);
-      server.on('error', reject);
-      server.listen(port, host, resolve);
-    });
+    await listen(app, port, host);
   },
   async plain(port, host) {
     const { listener } = await import('../apps/plain.js');
-    await new Promise((resolve, reject) => {
-      const server = http.createServer(listener);
-      server.on('error', reject);
-      server.listen(port, host, resolve);
-    });
+    await listen(listener, port, host);
   },
   async fastify(port, host) {
     const { app } = await import('../apps/fastify.js');

@@ -16,6 +16,7 @@ import { Exchange, type RequestStart, type Upgraded } from './exchange.js';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { server as sharedServer } from '../interfaces/upgrade-server.js';
+import { closeServer } from '../interfaces/detect.js';
 import { TIME_ORIGIN } from './clock.js';
 import type { EngineOptions, InFlightRequest, RequestRecord } from './engine.js';
 import type { Runner } from './runner.js';
@@ -119,7 +120,7 @@ export class EngineCore {
     for (const conn of this.connections) conn.onDrain(now);
     this.runner?.draining?.();
     // The server object upgrades are handed to (tsgi/node's `server`) closes, as server.close() would.
-    if (sharedServer.listenerCount('close') > 0) sharedServer.emit('close');
+    if (sharedServer.listenerCount('close') > 0) closeServer(sharedServer);
     this.startSweep(DRAIN_SWEEP_MS);
     this.checkDrained();
     return done;

@@ -12,12 +12,13 @@
  */
 import http from 'node:http';
 import type { EventEmitter } from 'node:events';
-import type { NodeEntry } from '../interfaces/detect.js';
+import { closeServer, type NodeEntry } from '../interfaces/detect.js';
 import { Readable } from 'node:stream';
 import type { CheckedResponse } from '../gateway/app-headers.js';
-import type { App, Environ, Header } from '../gateway/types.js';
+import type { App, Environ } from '../gateway/types.js';
 import type { Logger } from '../log.js';
 import { nodeUrl } from '../interfaces/node-url.js';
+import { responseFields } from '../interfaces/node-fields.js';
 import type { Exchange } from './exchange.js';
 import type { RequestCycle, Runner } from './runner.js';
 
@@ -110,7 +111,8 @@ export class NodeRunner implements Runner {
   draining(): void {
     // Socket.IO and ws close their connections when their server closes (engine.io listens for
     // 'close'); a graceful stop is that moment.
-    this.target.server?.emit('close');
+    const server = this.target.server;
+    if (server !== undefined) closeServer(server);
   }
 }
 
@@ -143,14 +145,7 @@ class NodeCycle implements RequestCycle {
   get response(): CheckedResponse {
     if (this.fields !== null) return this.fields;
     const res = this.res;
-    const headers: Header[] = [];
-    for (const name of (res as unknown as { getRawHeaderNames(): string[] }).getRawHeaderNames()) {
-      const value = res.getHeader(name);
-      if (value === undefined) continue;
-      if (Array.isArray(value)) for (const item of value) headers.push([name, String(item)]);
-      else headers.push([name, String(value)]);
-    }
-    this.fields = { status: res.statusCode, statusLine: '', headers, contentLength: -1, ascii: true, hasDate: false };
+    this.fields = { status: res.statusCode, statusLine: '', headers: responseFields(res), contentLength: -1, ascii: true, hasDate: false };
     return this.fields;
   }
 

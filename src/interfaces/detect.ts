@@ -185,8 +185,9 @@ async function asNode(value: unknown, kind: NonNullable<Kind> | null, name: stri
     }
     const server = value;
     const handler: NodeHandler = (req, res) => server.emit('request', req, res);
-    const close = bound(value, value.close);
-    return { interface: 'node', reason: `${kind!.what}: ${kind!.why}`, app: fromNode(handler), native: handler, node: { handler, server, upgrades: server }, ...(close !== undefined ? { close: () => closeServer(server) } : {}) };
+    const app = fromNode(handler);
+    app.close = () => closeServer(server);
+    return { interface: 'node', reason: `${kind!.what}: ${kind!.why}`, app, native: handler, node: { handler, server, upgrades: server }, close: app.close };
   }
   if (isFastify(value)) {
     try {
@@ -218,9 +219,13 @@ async function asNode(value: unknown, kind: NonNullable<Kind> | null, name: stri
  * A server tsgi never let listen: close() would fail with ERR_SERVER_NOT_RUNNING, but its 'close'
  * listeners (Socket.IO's, ws's) are what a shutdown should run.
  */
-function closeServer(server: http.Server): void {
+export function closeServer(server: EventEmitter): void {
+  if (closed.has(server)) return;
+  closed.add(server);
   server.emit('close');
 }
+
+const closed = new WeakSet<EventEmitter>();
 
 /**
  * The TSGI app serving `value` through the interface `choice` names. `name` is how messages
