@@ -8,6 +8,7 @@
  * Nginx with the shipped configuration.
  */
 import { afterAll, describe, expect, it } from 'vitest';
+import net from 'node:net';
 import WebSocket from 'ws';
 import { io as ioClient } from 'socket.io-client';
 import { startTsgi, stopAll, type RunningServer } from '../helpers/server.js';
@@ -65,6 +66,19 @@ function closed(ws: WebSocket): Promise<{ code: number; reason: string }> {
   return new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: String(reason) })));
 }
 
+/** Sends `request` and collects the answer until the server closes (or 3 s pass). */
+function rawExchange(port: number, request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let text = '';
+    const timer = setTimeout(() => (socket.destroy(), resolve(text)), 3000);
+    socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+    socket.on('close', () => (clearTimeout(timer), resolve(text)));
+    socket.on('error', reject);
+    socket.write(request);
+  });
+}
+
 function wsUrl(server: RunningServer, path = '/ws'): string {
   return `ws://127.0.0.1:${server.port}${path}`;
 }
@@ -75,8 +89,24 @@ describe.each(['tsgi', 'node'] as const)('--http %s', (engine) => {
     expect(await echo(wsUrl(server), ['one', 'two'])).toEqual(['tsgi: one', 'tsgi: two']);
     expect(await (await fetch(server.url)).text()).toBe('no upgrade here\n');
     // An Upgrade to a protocol the app does not speak: answered as an ordinary request.
-    const other = await fetch(server.url, { headers: { connection: 'upgrade', upgrade: 'h2c' } }).catch((err: Error) => err);
-    if (!(other instanceof Error)) expect(await other.text()).toBe('an upgrade this app does not speak\n');
+    const other = await rawExchange(server.port, 'GET /x HTTP/1.1\r\nHost: t\r\nConnection: Upgrade, close\r\nUpgrade: h2c\r\n\r\n');
+    expect(other).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(other).toMatch(/an upgrade this app does not speak\n$/);
+    expect((await server.stop()).code).toBe(0);
+  }, 30_000);
+
+  it('offers tsgi.upgrade only on HTTP/1.1 requests that list upgrade in Connection and have no content; refuses it once the head was sent', async () => {
+    const server = await startTsgi({ args: ['--http', engine, `${FIXTURES}/tsgi.js:probe`] });
+    const ask = (lines: string, content = ''): Promise<string> => rawExchange(server.port, `${lines}\r\nHost: t\r\nConnection: close\r\n\r\n${content}`);
+    const body = (text: string): string => text.slice(text.indexOf('\r\n\r\n') + 4);
+    expect(body(await ask('GET / HTTP/1.1\r\nConnection: upgrade\r\nUpgrade: websocket'))).toBe('offered true');
+    expect(body(await ask('GET / HTTP/1.0\r\nConnection: upgrade\r\nUpgrade: websocket'))).toBe('offered false');
+    expect(body(await ask('GET / HTTP/1.1\r\nUpgrade: websocket'))).toBe('offered false');
+    const withContent = await ask('POST / HTTP/1.1\r\nConnection: upgrade\r\nUpgrade: websocket\r\nContent-Length: 3', 'abc');
+    if (engine === 'tsgi') expect(withContent).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    else expect(withContent).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    // Chunked: "head sent; " went out before the call.
+    expect(await ask('GET /late HTTP/1.1\r\nConnection: upgrade\r\nUpgrade: websocket')).toMatch(/head sent; \r\n[0-9a-f]+\r\nTSGI_ERR_UPGRADE\r\n/);
     expect((await server.stop()).code).toBe(0);
   }, 30_000);
 
