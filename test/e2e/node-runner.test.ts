@@ -78,6 +78,18 @@ describe.each(['tsgi', 'node'] as const)('--http %s', (engine) => {
     expect((await server.stop()).code).toBe(0);
   }, 30_000);
 
+  it('answers pipelined requests in order, a body read by the app among them', async () => {
+    const server = await startTsgi({ args: ['--http', engine, ...APP] });
+    const got = await exchange(
+      server.port,
+      'GET /kinds HTTP/1.1\r\nHost: t\r\n\r\nPOST /read HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nabcdeGET /wait?ms=50 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n',
+    );
+    expect(got.match(/HTTP\/1\.1 \d{3}/g)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 200', 'HTTP/1.1 200']);
+    expect(got.indexOf('"url":"/kinds"')).toBeLessThan(got.indexOf('read 5'));
+    expect(got.indexOf('read 5')).toBeLessThan(got.indexOf('waited'));
+    expect((await server.stop()).code).toBe(0);
+  }, 30_000);
+
   it('answers a request in flight at a graceful stop with Connection: close', async () => {
     const server = await startTsgi({ args: ['--http', engine, ...APP] });
     const pending = exchange(server.port, 'GET /wait?ms=800 HTTP/1.1\r\nHost: t\r\n\r\n', 5000);
