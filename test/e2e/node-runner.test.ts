@@ -15,8 +15,13 @@ afterAll(stopAll);
 // A plain (req, res) function has a TSGI app's shape: it needs --interface node.
 const APP = ['--interface', 'node', 'test/fixtures/apps/node-runner.js:app'];
 
-/** Sends `request` raw and collects everything until the server closes or `ms` pass. */
-function exchange(port: number, request: string, ms = 3000, { onData }: { onData?: (text: string, socket: net.Socket) => void } = {}): Promise<string> {
+/** Sends `request` raw and collects everything until the server closes, `done` says so, or `ms` pass. */
+function exchange(
+  port: number,
+  request: string,
+  ms = 3000,
+  { onData, done }: { onData?: (text: string, socket: net.Socket) => void; done?: (text: string) => boolean } = {},
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, '127.0.0.1');
     let text = '';
@@ -24,6 +29,7 @@ function exchange(port: number, request: string, ms = 3000, { onData }: { onData
     socket.on('data', (d: Buffer) => {
       text += d.toString('latin1');
       onData?.(text, socket);
+      if (done?.(text) === true) socket.destroy();
     });
     socket.on('close', () => (clearTimeout(timer), resolve(text)));
     socket.on('error', reject);
@@ -34,7 +40,7 @@ function exchange(port: number, request: string, ms = 3000, { onData }: { onData
 describe.each(['tsgi', 'node'] as const)('--http %s', (engine) => {
   it("hands node:http's own objects, with keep-alive as tsgi sends it, and records each request", async () => {
     const server = await startTsgi({ args: ['--http', engine, '--keep-alive', '7', '--access-logfile', '-', ...APP] });
-    const kinds = await exchange(server.port, 'GET /kinds?x=1 HTTP/1.1\r\nHost: t\r\n\r\n', 1500);
+    const kinds = await exchange(server.port, 'GET /kinds?x=1 HTTP/1.1\r\nHost: t\r\n\r\n', 3000, { done: (text) => text.endsWith('}') });
     expect(kinds).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
     expect(kinds).toMatch(/\r\nConnection: keep-alive\r\nKeep-Alive: timeout=7\r\n/);
     expect(kinds).toMatch(/\r\nDate: /);
