@@ -10,6 +10,7 @@ import type { InFlightRequest } from '../ipc/messages.js';
 import type { Forwarding } from '../gateway/forwarded.js';
 import type { TlsServerOptions } from '../config/tls.js';
 import type { ProxyProtocolOptions } from './proxy-gate.js';
+import type { Runner } from './runner.js';
 
 export type { InFlightRequest };
 
@@ -40,6 +41,13 @@ export interface EngineOptions {
   tls?: EngineTls;
   /** Called when a request is handed to the app (heartbeats name the request a worker is in). */
   onRequestStart?: (method: string, target: string) => void;
+  /**
+   * How the app is called, chosen once per worker from its interface: absent for a TSGI app (`app`
+   * runs through the TSGI cycle); the fetch or node runner otherwise (runner.ts).
+   */
+  runner?: Runner;
+  /** Called with the environ just before the app is (the preRequest hook, an early heartbeat). */
+  beforeApp?: (environ: Environ) => void;
   /** Called once per finished request, whatever ended it (access log, metrics, max-requests, postRequest hook). */
   onRequestDone?: (record: RequestRecord) => void;
 }

@@ -14,6 +14,7 @@ import type { HttpParseError } from '../errors.js';
 import type { ConnectionInfo } from '../gateway/environ.js';
 import { emptyView, type ForwardedView, type Forwarding, type Peer } from '../gateway/forwarded.js';
 import type { Environ } from '../gateway/types.js';
+import type { Socket } from 'node:net';
 
 /**
  * spec §3.7: the client certificate TLS verified on the connection (`--cert-reqs`), on each of its
@@ -83,4 +84,22 @@ export class TrustedPeer {
     if (view.serverName !== null) environ.SERVER_NAME = view.serverName;
     if (view.serverPort !== null) environ.SERVER_PORT = view.serverPort;
   }
+}
+
+/**
+ * A node app reads the client from its request's socket (Express's `req.ip` and `req.protocol`,
+ * Fastify's `request.ip`): on a connection from a trusted proxy, the socket shows, for each
+ * request, the client and scheme that request's environ has. Own properties of this connection's
+ * socket; nothing shared is changed, and tsgi itself read the socket's facts when it accepted it.
+ */
+export function showForwarded(socket: Socket, environ: Environ): void {
+  const address = environ.REMOTE_ADDR;
+  define(socket, 'remoteAddress', address === '' ? undefined : address);
+  define(socket, 'remotePort', environ.REMOTE_PORT === '' ? undefined : Number(environ.REMOTE_PORT));
+  define(socket, 'remoteFamily', address === '' ? undefined : address.includes(':') ? 'IPv6' : 'IPv4');
+  define(socket, 'encrypted', environ['tsgi.url_scheme'] === 'https' ? true : undefined);
+}
+
+function define(socket: Socket, key: string, value: unknown): void {
+  Object.defineProperty(socket, key, { value, writable: true, configurable: true, enumerable: false });
 }
