@@ -29,6 +29,7 @@ import type { Exchange } from './exchange.js';
 import { TIME_ORIGIN } from './clock.js';
 import { listenOnHandle, type Engine, type EngineOptions, type InFlightRequest, type ListenHandle } from './engine.js';
 import { watchDrops } from './drops.js';
+import { acceptConnections, type Accepted } from './accept.js';
 
 /** Bytes a connection may hold unparsed (pipelined requests, unread body) before reading stops. */
 const READ_HIGH_WATER = 256 * 1024;
@@ -48,15 +49,19 @@ export class TsgiEngine implements Engine {
   }
 
   async listen(handle: ListenHandle): Promise<void> {
-    const limits = this.options.limits;
+    const o = this.options;
+    const limits = o.limits;
     // allowHalfOpen: a client may send its request and then its FIN; it still gets its answer.
-    const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
-      new TsgiConnection(this.core, socket, limits);
+    const socketOptions = { noDelay: true, allowHalfOpen: true };
+    // node:tls is loaded only by a server that serves TLS.
+    const server = o.tls === undefined ? net.createServer(socketOptions) : (await import('node:tls')).createServer({ ...o.tls.options, ...socketOptions });
+    const listening = await acceptConnections(server, this.core, o, (socket, accepted) => {
+      new TsgiConnection(this.core, socket, limits, accepted);
     });
-    watchDrops(server, this.options);
-    server.on('error', (err) => this.options.log.error({ err }, 'listening socket error'));
-    await listenOnHandle(server, handle, this.options.backlog);
-    this.servers.push(server);
+    watchDrops(listening, o);
+    listening.on('error', (err) => o.log.error({ err }, 'listening socket error'));
+    await listenOnHandle(listening, handle, o.backlog);
+    this.servers.push(listening);
   }
 
   drain(): Promise<void> {
@@ -98,12 +103,14 @@ export class TsgiConnection extends Connection {
     drain: (): void => this.onSocketDrain(),
   };
 
+  /** `accepted`: what accept.ts learnt of the connection (without it, the socket's own facts). */
   constructor(
     core: EngineCore,
     private readonly socket: net.Socket,
     limits: ParserLimits,
+    accepted: Accepted | null = null,
   ) {
-    super(core, connectionInfo(socket), performance.now());
+    super(core, accepted?.info ?? connectionInfo(socket), accepted?.acceptedAt ?? performance.now(), accepted?.certificate ?? null);
     this.parser = new RequestParser(limits);
     socket.on('data', this.readers.data);
     socket.on('end', this.readers.end);
@@ -112,6 +119,10 @@ export class TsgiConnection extends Connection {
       // ECONNRESET and friends: the client went away; 'close' follows and cleans up.
     });
     socket.on('close', () => this.onClose());
+    // After a PROXY protocol header: the bytes that followed it come first, then the socket reads on.
+    const head = accepted?.head ?? null;
+    if (head !== null) this.onData(head);
+    if (!this.paused && socket.isPaused()) socket.resume();
   }
 
   // ---- reading -------------------------------------------------------------------------------
