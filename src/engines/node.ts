@@ -12,13 +12,15 @@ import { serverRefusal } from '../http/errors.js';
 import { informationalText, serverResponseFields, serverResponseText, type Framing, type HeadInput, type ServerResponse } from '../http/response.js';
 import type { Chunk, Header } from '../gateway/types.js';
 import { checkTarget } from '../http/parser.js';
-import { connectionInfo, pairs } from './connection-info.js';
+import { pairs } from './connection-info.js';
 import { IDLE } from './connection-state.js';
 import { Connection, EngineCore } from './driver.js';
 import type { Exchange, RequestStart } from './exchange.js';
+import type { NodePair } from './node-cycle.js';
 import { checkNodeRequest, checkNodeTrailers, clientErrorRefusal } from './node-checks.js';
 import { listenOnHandle, type Engine, type EngineOptions, type InFlightRequest, type ListenHandle } from './engine.js';
 import { watchDrops } from './drops.js';
+import { acceptConnections, type Accepted } from './accept.js';
 
 /** Unread request body a finished response may discard to keep the connection; beyond it, close. */
 const DISCARD_LIMIT = 1024 * 1024;
@@ -32,7 +34,7 @@ const kConnection = Symbol('tsgi.connection');
 type TrackedSocket = net.Socket & { [kConnection]?: NodeConnection };
 
 export class NodeEngine implements Engine {
-  private readonly servers: http.Server[] = [];
+  private readonly servers: net.Server[] = [];
   readonly core: EngineCore;
 
   constructor(readonly options: EngineOptions) {
@@ -46,7 +48,7 @@ export class NodeEngine implements Engine {
   async listen(handle: ListenHandle): Promise<void> {
     const o = this.options;
     const limits = o.limits;
-    const server = http.createServer({
+    const httpOptions: http.ServerOptions = {
       // tsgi's own limits are checked per request (checkNodeRequest); llhttp's total must not
       // refuse first, so it is set to the most those limits allow.
       maxHeaderSize: (limits.maxRequestLine || 8190) + limits.maxHeaderCount * (limits.maxHeaderFieldSize + 2) + 4,
@@ -57,19 +59,31 @@ export class NodeEngine implements Engine {
       keepAliveTimeout: 0,
       requestTimeout: 0,
       headersTimeout: 0,
-    });
+    };
+    // node:https (and node:tls) is loaded only by a server that serves TLS.
+    const server = o.tls === undefined ? http.createServer(httpOptions) : (await import('node:https')).createServer({ ...o.tls.options, ...httpOptions });
     server.keepAliveTimeout = 0;
     // Node drops fields past maxHeadersCount silently; tsgi refuses them instead (431).
     server.maxHeadersCount = 0;
-    watchDrops(server, o);
-    server.on('connection', (socket: TrackedSocket) => {
-      socket[kConnection] = new NodeConnection(this.core, socket, this.options);
+    const listening = await acceptConnections(server, this.core, o, (socket: TrackedSocket, accepted) => {
+      socket[kConnection] = new NodeConnection(this.core, socket, this.options, accepted);
+      // After a PROXY protocol header: node:http reads the socket's handle itself from now on, so
+      // the bytes that followed the header are given to its parser here, before any later read.
+      if (accepted.head !== null) socket.emit('data', accepted.head);
     });
+    watchDrops(listening, o);
     server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => connectionOf(req.socket)?.onRequest(req, res, false, null));
     server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => connectionOf(req.socket)?.onRequest(req, res, true, null));
     server.on('checkExpectation', (req: http.IncomingMessage, res: http.ServerResponse) => {
       const refusal = new HttpParseError('TSGI_ERR_HTTP_EXPECTATION', 417, 'Expect holds something other than 100-continue; send only 100-continue');
       connectionOf(req.socket)?.onRequest(req, res, false, refusal);
+    });
+    // spec §3.10: a request that asks to switch protocols comes here, not to 'request': node:http
+    // has stopped parsing the connection, which the app may then take over.
+    server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+      const conn = connectionOf(socket);
+      if (conn === undefined) return void socket.destroy();
+      conn.onUpgrade(req, socket, head);
     });
     server.on('connect', (req: http.IncomingMessage, socket: net.Socket) => {
       // node:http hands CONNECT over as a raw socket; it never reaches the app.
@@ -83,9 +97,9 @@ export class NodeEngine implements Engine {
       if (conn === undefined) socket.destroy();
       else conn.onClientError(err);
     });
-    server.on('error', (err) => o.log.error({ err }, 'listening socket error'));
-    await listenOnHandle(server, handle, o.backlog);
-    this.servers.push(server);
+    listening.on('error', (err) => o.log.error({ err }, 'listening socket error'));
+    await listenOnHandle(listening, handle, o.backlog);
+    this.servers.push(listening);
   }
 
   drain(): Promise<void> {
@@ -115,6 +129,8 @@ interface Pending {
   res: http.ServerResponse;
   expectContinue: boolean;
   refusal: HttpParseError | null;
+  /** For a request node:http handed over as 'upgrade': the bytes it read past the head. */
+  upgradeHead?: Buffer;
 }
 
 class NodeConnection extends Connection {
@@ -129,13 +145,16 @@ class NodeConnection extends Connection {
   /** The last response has not left yet: the next request waits (bounded output per connection). */
   private waitingForFinish = false;
   private drainWaiter: Promise<void> | null = null;
+  /** The request in flight came as 'upgrade': what node:http read past its head. */
+  private upgradeHead: Buffer | null = null;
 
   constructor(
     core: EngineCore,
     private readonly socket: net.Socket,
     private readonly options: EngineOptions,
+    accepted: Accepted,
   ) {
-    super(core, connectionInfo(socket), performance.now());
+    super(core, accepted.info, accepted.acceptedAt, accepted.certificate);
     socket.once('close', () => this.gone());
   }
 
@@ -143,7 +162,29 @@ class NodeConnection extends Connection {
     return this.socket.bytesRead > this.bytesAtIdle;
   }
 
-  onRequest(req: http.IncomingMessage, res: http.ServerResponse, expectContinue: boolean, refusal: HttpParseError | null): void {
+  /**
+   * An 'upgrade' request: node:http no longer parses this connection. It is answered (or handed
+   * over) as any request, on a ServerResponse made for it, and the connection closes after a
+   * response that did not take it over.
+   */
+  onUpgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer): void {
+    // node:http took its own error listener off the socket.
+    socket.on('error', () => {});
+    const res = new http.ServerResponse(req);
+    res.shouldKeepAlive = false;
+    res.assignSocket(socket);
+    // No node:http server follows this response: the connection ends once it has left.
+    res.once('finish', () => socket.end());
+    const te = req.headers['transfer-encoding'];
+    const cl = req.headers['content-length'];
+    const refusal =
+      te !== undefined || (cl !== undefined && cl !== '0')
+        ? serverRefusal('TSGI_ERR_UPGRADE_CONTENT', 'an Upgrade request with content is not supported on the node engine; send the upgrade without a body')
+        : null;
+    this.onRequest(req, res, false, refusal, head);
+  }
+
+  onRequest(req: http.IncomingMessage, res: http.ServerResponse, expectContinue: boolean, refusal: HttpParseError | null, upgradeHead?: Buffer): void {
     if (this.closing) {
       // RFC 9112 §9.6: nothing after a response that said close is processed.
       res.destroy();
@@ -152,18 +193,20 @@ class NodeConnection extends Connection {
     // Node's ServerResponse would add a Date of its own; the driver sends one (or the app's).
     res.sendDate = false;
     if (this.state !== IDLE || this.queue.length > 0 || this.waitingForFinish) {
-      req.pause();
-      this.queue.push({ req, res, expectContinue, refusal });
+      // A node app reads its own req (node buffers it meanwhile); a TSGI app's body waits here.
+      if (!this.nodeApp) req.pause();
+      this.queue.push({ req, res, expectContinue, refusal, ...(upgradeHead !== undefined ? { upgradeHead } : {}) });
       if (this.queue.length >= QUEUE_HIGH && !this.socket.isPaused()) this.socket.pause();
       return;
     }
-    this.start({ req, res, expectContinue, refusal });
+    this.start({ req, res, expectContinue, refusal, ...(upgradeHead !== undefined ? { upgradeHead } : {}) });
   }
 
   private start(p: Pending): void {
     const { req, res } = p;
     this.req = req;
     this.res = res;
+    this.upgradeHead = p.upgradeHead ?? null;
     const now = performance.now();
     const refusal = p.refusal ?? checkNodeRequest(req, this.options.limits);
     if (refusal !== null) {
@@ -187,7 +230,19 @@ class NodeConnection extends Connection {
     this.beginRequest(start, now);
     const ex = this.exchange;
     if (ex !== null && ex.input !== null) this.attachBody(ex, req, te !== undefined);
-    else req.resume();
+    // A node app reads req itself; a refused request's body is dropped.
+    else if (!this.nodeApp || ex === null || ex.finished) req.resume();
+  }
+
+  /** The worker's app is a node app: it gets node:http's req and res (node-cycle.ts). */
+  private get nodeApp(): boolean {
+    return this.core.runner?.ownsBody === true;
+  }
+
+  override nodePair(): NodePair | null {
+    const req = this.req;
+    const res = this.res;
+    return req !== null && res !== null ? { req, res } : null;
   }
 
   private attachBody(ex: Exchange, req: http.IncomingMessage, chunked: boolean): void {
@@ -309,6 +364,30 @@ class NodeConnection extends Connection {
     return this.drainWaiter;
   }
 
+  // ---- handing the connection over (spec §3.10) ------------------------------------------------
+
+  /** Only a request node:http handed over as 'upgrade' leaves the connection free to give away. */
+  override canHandOver(): boolean {
+    return super.canHandOver() && this.upgradeHead !== null;
+  }
+
+  protected detach(_ex: Exchange): { socket: net.Socket; head: Buffer } {
+    const head = this.upgradeHead ?? Buffer.alloc(0);
+    this.upgradeHead = null;
+    const res = this.res;
+    if (res !== null) {
+      res.removeAllListeners('finish');
+      res.detachSocket(this.socket);
+    }
+    this.req = null;
+    this.res = null;
+    return { socket: this.socket, head };
+  }
+
+  incomingMessage(_ex: Exchange): http.IncomingMessage {
+    return this.req!;
+  }
+
   // ---- between requests ----------------------------------------------------------------------
 
   protected nextRequest(ex: Exchange): void {
@@ -344,7 +423,7 @@ class NodeConnection extends Connection {
     const next = this.queue.shift();
     if (next !== undefined) {
       if (this.queue.length < QUEUE_HIGH / 4 && this.socket.isPaused()) this.socket.resume();
-      next.req.resume();
+      if (!this.nodeApp) next.req.resume();
       this.start(next);
       return;
     }

@@ -5,6 +5,7 @@
  * written here. Everything between the bytes (keep-alive, timeouts, drain, refusals) is the
  * driver's.
  */
+import http from 'node:http';
 import net from 'node:net';
 import { RequestParser } from '../http/parser.js';
 import { NEED_DATA, HEAD, DATA, END, PAUSED, ERROR, CLOSED, type ParserLimits } from '../http/events.js';
@@ -23,10 +24,12 @@ import {
 import type { Chunk, Header } from '../gateway/types.js';
 import { connectionInfo, pairs } from './connection-info.js';
 import { Connection, EngineCore } from './driver.js';
+import { UPGRADED } from './connection-state.js';
 import type { Exchange } from './exchange.js';
 import { TIME_ORIGIN } from './clock.js';
 import { listenOnHandle, type Engine, type EngineOptions, type InFlightRequest, type ListenHandle } from './engine.js';
 import { watchDrops } from './drops.js';
+import { acceptConnections, type Accepted } from './accept.js';
 
 /** Bytes a connection may hold unparsed (pipelined requests, unread body) before reading stops. */
 const READ_HIGH_WATER = 256 * 1024;
@@ -46,15 +49,19 @@ export class TsgiEngine implements Engine {
   }
 
   async listen(handle: ListenHandle): Promise<void> {
-    const limits = this.options.limits;
+    const o = this.options;
+    const limits = o.limits;
     // allowHalfOpen: a client may send its request and then its FIN; it still gets its answer.
-    const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
-      new TsgiConnection(this.core, socket, limits);
+    const socketOptions = { noDelay: true, allowHalfOpen: true };
+    // node:tls is loaded only by a server that serves TLS.
+    const server = o.tls === undefined ? net.createServer(socketOptions) : (await import('node:tls')).createServer({ ...o.tls.options, ...socketOptions });
+    const listening = await acceptConnections(server, this.core, o, (socket, accepted) => {
+      new TsgiConnection(this.core, socket, limits, accepted);
     });
-    watchDrops(server, this.options);
-    server.on('error', (err) => this.options.log.error({ err }, 'listening socket error'));
-    await listenOnHandle(server, handle, this.options.backlog);
-    this.servers.push(server);
+    watchDrops(listening, o);
+    listening.on('error', (err) => o.log.error({ err }, 'listening socket error'));
+    await listenOnHandle(listening, handle, o.backlog);
+    this.servers.push(listening);
   }
 
   drain(): Promise<void> {
@@ -89,27 +96,39 @@ export class TsgiConnection extends Connection {
   private drainWaiter: (() => void) | null = null;
   private drainPromise: Promise<void> | null = null;
   private corked = false;
+  /** The engine's listeners on the socket, kept so a handover (spec §3.10) can remove them. */
+  private readonly readers = {
+    data: (data: Buffer): void => this.onData(data),
+    end: (): void => this.onEnd(),
+    drain: (): void => this.onSocketDrain(),
+  };
 
+  /** `accepted`: what accept.ts learnt of the connection (without it, the socket's own facts). */
   constructor(
     core: EngineCore,
     private readonly socket: net.Socket,
     limits: ParserLimits,
+    accepted: Accepted | null = null,
   ) {
-    super(core, connectionInfo(socket), performance.now());
+    super(core, accepted?.info ?? connectionInfo(socket), accepted?.acceptedAt ?? performance.now(), accepted?.certificate ?? null);
     this.parser = new RequestParser(limits);
-    socket.on('data', (data: Buffer) => this.onData(data));
-    socket.on('end', () => this.onEnd());
-    socket.on('drain', () => this.onSocketDrain());
+    socket.on('data', this.readers.data);
+    socket.on('end', this.readers.end);
+    socket.on('drain', this.readers.drain);
     socket.on('error', () => {
       // ECONNRESET and friends: the client went away; 'close' follows and cleans up.
     });
     socket.on('close', () => this.onClose());
+    // After a PROXY protocol header: the bytes that followed it come first, then the socket reads on.
+    const head = accepted?.head ?? null;
+    if (head !== null) this.onData(head);
+    if (!this.paused && socket.isPaused()) socket.resume();
   }
 
   // ---- reading -------------------------------------------------------------------------------
 
   private onData(data: Buffer): void {
-    if (this.closing) return;
+    if (this.closing || this.state === UPGRADED) return;
     const now = performance.now();
     if (this.headStartedAt === 0 && this.exchange === null && !this.discarding) this.headStartedAt = now;
     this.parser.feed(data);
@@ -122,7 +141,7 @@ export class TsgiConnection extends Connection {
    * node:http reads it): the request is abandoned rather than answered into a half-closed socket.
    */
   private onEnd(): void {
-    if (this.closing) return;
+    if (this.closing || this.state === UPGRADED) return;
     this.parser.feedEnd();
     const ex = this.exchange;
     if (ex !== null && !ex.finished && ex.bodyComplete) {
@@ -147,6 +166,7 @@ export class TsgiConnection extends Connection {
     }
     try {
       while (!this.closing) {
+        if (this.state === UPGRADED) return;
         const ex = this.exchange;
         // A request is with the app: read its body only as fast as the app takes it.
         if (ex !== null && !this.discarding && !ex.bodyComplete && !ex.input!.hungry) break;
@@ -316,6 +336,41 @@ export class TsgiConnection extends Connection {
       this.awaitingDrain = false;
       this.pump(performance.now());
     }
+  }
+
+  // ---- handing the connection over (spec §3.10) ------------------------------------------------
+
+  protected detach(_ex: Exchange): { socket: net.Socket; head: Buffer } {
+    const socket = this.socket;
+    const head = this.parser.takeBuffered();
+    // The app reads the socket from here on: tsgi's reader lets go, and the socket is back in
+    // its initial mode (as node:http leaves it for 'upgrade'), so data waits for the app's reader.
+    socket.removeListener('data', this.readers.data);
+    socket.removeListener('end', this.readers.end);
+    socket.removeListener('drain', this.readers.drain);
+    (socket as unknown as { readableFlowing: boolean | null }).readableFlowing = null;
+    if (this.paused) {
+      this.paused = false;
+      socket.resume();
+      (socket as unknown as { readableFlowing: boolean | null }).readableFlowing = null;
+    }
+    return { socket, head };
+  }
+
+  incomingMessage(ex: Exchange): http.IncomingMessage {
+    // A genuine IncomingMessage, as node:http gives an 'upgrade' listener: complete, with no body.
+    const req = new http.IncomingMessage(this.socket);
+    const start = ex.req;
+    req.method = start.method;
+    req.url = start.target;
+    req.httpVersionMajor = 1;
+    req.httpVersionMinor = start.versionMinor;
+    req.httpVersion = start.versionMinor === 1 ? '1.1' : '1.0';
+    (req as unknown as { _addHeaderLines(h: string[], n: number): void })._addHeaderLines(start.headers, start.headers.length);
+    (req as unknown as { upgrade: boolean }).upgrade = true;
+    req.complete = true;
+    req.push(null);
+    return req;
   }
 
   // ---- between requests ----------------------------------------------------------------------

@@ -220,6 +220,19 @@ export class RequestParser {
     this.pos = 0;
   }
 
+  /**
+   * spec §3.10: the connection is handed to the app after a request head without content. Returns
+   * the bytes received past that head (a copy), and parses nothing more.
+   */
+  takeBuffered(): Buffer {
+    const rest = Buffer.from(this.buf.subarray(this.pos));
+    this.buf = EMPTY;
+    this.pos = 0;
+    this.joined = null;
+    this.eof = true;
+    return rest;
+  }
+
   /** The peer will send nothing more. */
   feedEnd(): void {
     this.eof = true;

@@ -8,7 +8,7 @@ import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/settings.js';
 import { parserLimits } from '../config/limits.js';
 import { createLogger, reopen, type Logger } from '../log.js';
-import type { App } from '../gateway/types.js';
+import type { App, Environ } from '../gateway/types.js';
 import { backgroundTasks } from '../interfaces/wait-until.js';
 import { loadApp } from '../loader/load-app.js';
 import { errorPageApp } from './error-page.js';
@@ -21,14 +21,29 @@ import { installProcessPolicy } from './process-policy.js';
 import { WorkerMetrics } from './metrics.js';
 import { TsgiEngine } from '../engines/tsgi.js';
 import { NodeEngine } from '../engines/node.js';
+import { createRunner } from '../engines/runners.js';
+import type { Runner } from '../engines/runner.js';
 import type { Engine, EngineOptions, ListenHandle, RequestRecord } from '../engines/engine.js';
 import { EXIT_APP_LOAD_ERROR, EXIT_BOOT_ERROR, EXIT_OK } from '../ipc/exit-codes.js';
 import { WORKER_ENV, type MasterMessage, type SerializedError, type WorkerBootInfo, type WorkerInfo, type WorkerMessage } from '../ipc/messages.js';
 import { stdSerializers } from 'pino';
 import { runHook, runHookSync } from '../config/hooks.js';
 import { dropPrivileges } from './privileges.js';
+import { connectionOptions, type ConnectionOptions } from './connection-options.js';
 
 const ENGINES = { tsgi: TsgiEngine, node: NodeEngine } as const;
+
+/**
+ * A node app needs node:http's own IncomingMessage and ServerResponse, which node:http makes as it
+ * parses: on --http tsgi it is served by the node engine's path (docs/interfaces.md has why).
+ */
+function engineFor(http: keyof typeof ENGINES, runner: Runner | null, log: Logger): keyof typeof ENGINES {
+  if (http === 'tsgi' && runner?.interface === 'node') {
+    log.info('a node app gets node:http request objects: serving it through the node engine (llhttp, with the tsgi parser\'s checks)');
+    return 'node';
+  }
+  return http;
+}
 
 class Worker {
   private readonly handles: ListenHandle[] = [];
@@ -89,7 +104,9 @@ class Worker {
       onUncaught: () => this.retire('uncaught exception'),
     });
     await runHook(this.config, 'postFork', this.log, null, this.info);
+    let connections: ConnectionOptions;
     try {
+      connections = await connectionOptions(this.config, process.cwd());
       dropPrivileges(this.config);
     } catch (err) {
       this.log.fatal((err as Error).message);
@@ -98,11 +115,13 @@ class Worker {
     }
 
     let app: App;
+    let runner: Runner | null = null;
     try {
-      // A fetch or node app runs as TSGI through tsgi/fetch or tsgi/node.
       const loaded = await loadApp(this.boot.app, process.cwd(), { interface: this.config.interface });
       this.log.info(`serving ${this.boot.app} as a ${loaded.interface} app (${loaded.reason})`);
       app = loaded.app;
+      // A fetch or node app is called by its own runner, without a TSGI round trip (docs/interfaces.md).
+      runner = createRunner(loaded, this.log);
     } catch (err) {
       const fallback = this.boot.fallbackOnLoadError;
       await this.reportLoadFailure(err, fallback);
@@ -117,7 +136,9 @@ class Worker {
     this.app = app;
     const config = this.config;
     const options: EngineOptions = {
-      app: this.wrapApp(app),
+      app,
+      ...(runner !== null ? { runner } : {}),
+      ...this.beforeApp(),
       log: this.log,
       // spec §3.6: a reload overlap, TTIN or USR2 can always run another copy of the app.
       server: { scriptName: config.rootPath, multiprocess: true, errors: this.errors },
@@ -129,11 +150,12 @@ class Worker {
       bodyTimeout: config.bodyTimeout,
       limitConcurrency: config.limitConcurrency,
       workerConnections: config.workerConnections,
+      ...connections,
       onRequestStart: this.current !== null ? (method, target) => this.requestStarted(method, target) : undefined,
       onRequestDone:
         this.maxRequests > 0 || config.postRequest !== null || this.accessLog !== null || this.metrics !== null ? (record) => this.requestDone(record) : undefined,
     };
-    this.engine = new ENGINES[config.http](options);
+    this.engine = new ENGINES[engineFor(config.http, runner, this.log)](options);
     await runHook(config, 'postWorkerInit', this.log, this.info);
     this.send({ type: 'booted' });
   }
@@ -150,13 +172,13 @@ class Worker {
     await new Promise<void>((resolve) => process.send!(msg, undefined, {}, () => resolve()));
   }
 
-  /** The preRequest hook, when configured, around the app. */
-  private wrapApp(app: App): App {
-    if (this.config.preRequest === null) return app;
-    return (environ, startResponse) => {
+  /** The preRequest hook, when configured, called with the environ just before the app (any interface). */
+  private beforeApp(): Pick<EngineOptions, 'beforeApp'> {
+    if (this.config.preRequest === null) return {};
+    const beforeApp = (environ: Environ): void => {
       runHookSync(this.config, 'preRequest', this.log, this.info, environ);
-      return app(environ, startResponse);
     };
+    return { beforeApp };
   }
 
   /**
