@@ -31,6 +31,8 @@ export default {
   thresholds: { high: 90, low: 80, break: null },
   timeoutMS: 5_000,
   tempDirName: '.stryker-tmp',
+  // Not copied into the sandbox: reports, and the sandboxes of a run going on beside this one.
+  ignorePatterns: ['reports', '.stryker-tmp*', 'bench/results', 'dist'],
   // Stryker rewrites the tsconfig it copies into its sandbox with the TypeScript JS API, which
   // TypeScript 7 no longer has; ours has no extends or references to rewrite, so none is named.
   tsconfigFile: '',
