@@ -8,17 +8,20 @@
 import http from 'node:http';
 import net from 'node:net';
 import { HttpParseError } from '../errors.js';
-import { serverRefusal } from '../http/errors.js';
+import { parseError, serverRefusal } from '../http/errors.js';
 import { informationalText, serverResponseFields, serverResponseText, type Framing, type HeadInput, type ServerResponse } from '../http/response.js';
 import type { Chunk, Header } from '../gateway/types.js';
 import { checkTarget } from '../http/parser.js';
 import { connectionInfo, pairs } from './connection-info.js';
-import { IDLE } from './connection-state.js';
+import { GONE, IDLE } from './connection-state.js';
 import { Connection, EngineCore } from './driver.js';
 import type { Exchange, RequestStart } from './exchange.js';
 import { checkNodeRequest, checkNodeTrailers, clientErrorRefusal } from './node-checks.js';
 import { listenOnHandle, type Engine, type EngineOptions, type InFlightRequest, type ListenHandle } from './engine.js';
 import { watchDrops } from './drops.js';
+import { ReadLedger } from './node-handover.js';
+import { llhttpHooks, parserOf } from './node-llhttp.js';
+import { TsgiConnection } from './tsgi.js';
 
 /** Unread request body a finished response may discard to keep the connection; beyond it, close. */
 const DISCARD_LIMIT = 1024 * 1024;
@@ -50,7 +53,8 @@ export class NodeEngine implements Engine {
       // tsgi's own limits are checked per request (checkNodeRequest); llhttp's total must not
       // refuse first, so it is set to the most those limits allow.
       maxHeaderSize: (limits.maxRequestLine || 8190) + limits.maxHeaderCount * (limits.maxHeaderFieldSize + 2) + 4,
-      requireHostHeader: true,
+      // A missing Host is refused by tsgi's checks, with the tsgi engine's answer, not node:http's own 400.
+      requireHostHeader: false,
       joinDuplicateHeaders: false,
       insecureHTTPParser: false,
       // The driver's sweep keeps every deadline; node:http's timers would race it.
@@ -120,15 +124,25 @@ interface Pending {
 class NodeConnection extends Connection {
   private req: http.IncomingMessage | null = null;
   private res: http.ServerResponse | null = null;
-  /** Pipelined requests node:http parsed while one was in flight: they wait their turn. */
+  /**
+   * Requests node:http reported that wait their turn (one runs at a time). The last `unsettled`
+   * of them came in the buffer llhttp is parsing now and stand only once the ledger says llhttp
+   * read that buffer faithfully (node-handover.ts).
+   */
   private readonly queue: Pending[] = [];
-  /** A malformed request after those in flight: answered once they have been. */
+  private unsettled = 0;
+  /** Reads what llhttp parsed, to hand the connection over when it may have read otherwise; null when node:http lacks the hooks. */
+  private readonly ledger: ReadLedger | null;
+  /** The bytes the sans-IO parser takes over from, once the requests before them are answered. */
+  private handover: Buffer | null = null;
+  /** Without a ledger: a malformed request after those in flight, answered once they have been. */
   private pendingRefusal: HttpParseError | null = null;
   private bytesAtIdle = 0;
   private discarded = 0;
   /** The last response has not left yet: the next request waits (bounded output per connection). */
   private waitingForFinish = false;
   private drainWaiter: Promise<void> | null = null;
+  private readonly onSocketClose = (): void => this.gone();
 
   constructor(
     core: EngineCore,
@@ -136,7 +150,9 @@ class NodeConnection extends Connection {
     private readonly options: EngineOptions,
   ) {
     super(core, connectionInfo(socket), performance.now());
-    socket.once('close', () => this.gone());
+    socket.once('close', this.onSocketClose);
+    const parser = llhttpHooks === null ? null : parserOf(socket);
+    this.ledger = parser === null ? null : new ReadLedger(socket, parser, (bytes) => this.parsed(bytes));
   }
 
   protected override headBytesPending(): boolean {
@@ -151,13 +167,34 @@ class NodeConnection extends Connection {
     }
     // Node's ServerResponse would add a Date of its own; the driver sends one (or the app's).
     res.sendDate = false;
-    if (this.state !== IDLE || this.queue.length > 0 || this.waitingForFinish) {
-      req.pause();
-      this.queue.push({ req, res, expectContinue, refusal });
-      if (this.queue.length >= QUEUE_HIGH && !this.socket.isPaused()) this.socket.pause();
+    req.pause();
+    const ledger = this.ledger;
+    const checked = refusal ?? checkNodeRequest(req, this.options.limits);
+    if (ledger !== null) {
+      // Whatever tsgi would refuse, and every chunked body, the sans-IO parser reads instead: its
+      // answer is the tsgi engine's, to the byte.
+      const cl = req.headers['content-length'];
+      const plain = typeof checked === 'number' && req.headers['transfer-encoding'] === undefined;
+      ledger.request(plain ? checked : -1, cl === undefined ? 0 : Number(cl));
+      this.unsettled++;
+    }
+    this.queue.push({ req, res, expectContinue, refusal: typeof checked === 'number' ? null : checked });
+    if (ledger === null) this.startQueued();
+    if (this.queue.length >= QUEUE_HIGH && !this.socket.isPaused()) this.socket.pause();
+  }
+
+  /** The ledger has settled the buffer llhttp parsed: its requests stand, or the sans-IO parser takes over. */
+  private parsed(handOver: Buffer | null): void {
+    const fresh = this.unsettled;
+    this.unsettled = 0;
+    if (handOver === null) {
+      if (fresh > 0) this.startQueued();
       return;
     }
-    this.start({ req, res, expectContinue, refusal });
+    // llhttp's reading of the requests in that buffer is dropped: the sans-IO parser reads them.
+    this.queue.length -= fresh;
+    this.handover = handOver;
+    this.startQueued();
   }
 
   private start(p: Pending): void {
@@ -165,10 +202,9 @@ class NodeConnection extends Connection {
     this.req = req;
     this.res = res;
     const now = performance.now();
-    const refusal = p.refusal ?? checkNodeRequest(req, this.options.limits);
-    if (refusal !== null) {
+    if (p.refusal !== null) {
       req.resume();
-      this.refuseHead(refusal, req.method ?? '', req.url ?? '', req.httpVersionMinor === 0 ? 0 : 1);
+      this.refuseHead(p.refusal, req.method ?? '', req.url ?? '', req.httpVersionMinor === 0 ? 0 : 1);
       return;
     }
     const headers = req.headers;
@@ -206,6 +242,7 @@ class NodeConnection extends Connection {
       if (ex.finished) return;
       let trailers: Header[] | null = null;
       if (chunked) {
+        // Only without a ledger: with one, chunked bodies are the sans-IO parser's.
         const bad = checkNodeTrailers(req.rawTrailers);
         if (bad !== null) return void ex.badBody(bad);
         trailers = pairs(req.rawTrailers);
@@ -214,8 +251,14 @@ class NodeConnection extends Connection {
     });
   }
 
-  /** llhttp refused what it read: the request in flight, or a later one, or the connection's first. */
+  /**
+   * node:http reports an error on the socket: a parse error read in JavaScript (the ledger hands
+   * the connection over), the connection ending in the middle of a body, a reset; without a
+   * ledger, whatever llhttp refused.
+   */
   onClientError(err: NodeJS.ErrnoException & { rawPacket?: Buffer; reason?: string }): void {
+    if (this.handover !== null || this.closing) return;
+    if (this.ledger !== null && err.code !== 'HPE_INVALID_EOF_STATE' && this.ledger.parseError(err)) return;
     // RFC 9112 §9.6: bytes after a "Connection: close" request are not a request; the request
     // itself is still answered, and node:http closes after that answer.
     if (err.code === 'HPE_CLOSED_CONNECTION') {
@@ -226,13 +269,14 @@ class NodeConnection extends Connection {
       this.destroy();
       return;
     }
-    const refusal = clientErrorRefusal(err);
     const ex = this.exchange;
     if (ex !== null && !ex.finished && !ex.bodyComplete) {
-      // The head was fine but the body is not.
-      ex.badBody(refusal);
+      // The head was fine but the body is not: cut short (the sans-IO parser's words for it), or
+      // malformed (only without a ledger: with one, chunked bodies are the sans-IO parser's).
+      ex.badBody(err.code === 'HPE_INVALID_EOF_STATE' ? parseError('TSGI_ERR_HTTP_INCOMPLETE', 'the connection ended in the middle of the body; send the complete request') : clientErrorRefusal(err));
       return;
     }
+    const refusal = clientErrorRefusal(err);
     if (this.state !== IDLE || this.queue.length > 0) {
       // Responses leave in order: the refusal waits for the requests before it.
       this.pendingRefusal ??= refusal;
@@ -321,7 +365,7 @@ class NodeConnection extends Connection {
     this.req = null;
     this.res = null;
     this.bytesAtIdle = this.socket.bytesRead;
-    if (this.queue.length === 0 && this.pendingRefusal === null) return;
+    if (this.queue.length === 0 && this.pendingRefusal === null && this.handover === null) return;
     // RFC 9112 §9.3.2: the next answer waits for this one to have left, so a client that reads
     // nothing makes the worker hold one response, not one per request it pipelined.
     if (res !== null && !res.writableFinished && !res.destroyed) {
@@ -340,19 +384,37 @@ class NodeConnection extends Connection {
   }
 
   private startQueued(): void {
-    if (this.state !== IDLE) return;
-    const next = this.queue.shift();
-    if (next !== undefined) {
-      if (this.queue.length < QUEUE_HIGH / 4 && this.socket.isPaused()) this.socket.resume();
+    if (this.state !== IDLE || this.waitingForFinish) return;
+    if (this.queue.length > this.unsettled) {
+      const next = this.queue.shift()!;
+      if (this.queue.length < QUEUE_HIGH / 4 && this.socket.isPaused() && this.handover === null) this.socket.resume();
       next.req.resume();
       this.start(next);
       return;
     }
+    if (this.unsettled > 0) return;
+    if (this.handover !== null) return this.handOver();
     const refusal = this.pendingRefusal;
     if (refusal !== null) {
       this.pendingRefusal = null;
       this.refuseHead(refusal);
     }
+  }
+
+  /**
+   * Every request llhttp read faithfully is answered: the sans-IO parser reads the rest of the
+   * connection, from the bytes llhttp may have read otherwise on, with the tsgi engine's
+   * connection handling on the same driver (and the same record, counts and timers).
+   */
+  private handOver(): void {
+    const bytes = this.handover!;
+    this.handover = null;
+    const socket = this.socket;
+    if (socket.destroyed) return;
+    socket.removeListener('close', this.onSocketClose);
+    new TsgiConnection(this.core, socket, this.options.limits, { info: this.info, openedAt: this.openedAt, served: this.served, bytes });
+    this.move(GONE);
+    this.core.forget(this);
   }
 
   protected closeGracefully(_peerDone: boolean): void {

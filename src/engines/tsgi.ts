@@ -21,6 +21,7 @@ import {
   type ServerResponse,
 } from '../http/response.js';
 import type { Chunk, Header } from '../gateway/types.js';
+import type { ConnectionInfo } from '../gateway/environ.js';
 import { connectionInfo, pairs } from './connection-info.js';
 import { Connection, EngineCore } from './driver.js';
 import type { Exchange } from './exchange.js';
@@ -72,6 +73,19 @@ export class TsgiEngine implements Engine {
   }
 }
 
+/**
+ * A connection another engine began and hands over from a request boundary on (the node engine,
+ * for what llhttp cannot be trusted to read as this engine would: docs/engines.md).
+ */
+export interface Adoption {
+  info: ConnectionInfo;
+  openedAt: number;
+  /** Requests the connection has already carried. */
+  served: number;
+  /** Bytes read from the socket that were not served: the start of the next request. */
+  bytes: Buffer;
+}
+
 export class TsgiConnection extends Connection {
   private readonly parser: RequestParser;
   private pumping = false;
@@ -94,8 +108,9 @@ export class TsgiConnection extends Connection {
     core: EngineCore,
     private readonly socket: net.Socket,
     limits: ParserLimits,
+    adopted: Adoption | null = null,
   ) {
-    super(core, connectionInfo(socket), performance.now());
+    super(core, adopted?.info ?? connectionInfo(socket), adopted?.openedAt ?? performance.now());
     this.parser = new RequestParser(limits);
     socket.on('data', (data: Buffer) => this.onData(data));
     socket.on('end', () => this.onEnd());
@@ -104,6 +119,13 @@ export class TsgiConnection extends Connection {
       // ECONNRESET and friends: the client went away; 'close' follows and cleans up.
     });
     socket.on('close', () => this.onClose());
+    if (adopted !== null) {
+      this.served = adopted.served;
+      this.lastActive = performance.now();
+      if (adopted.bytes.length > 0) this.onData(adopted.bytes);
+      // The previous reader may have left the socket paused.
+      if (!this.paused) socket.resume();
+    }
   }
 
   // ---- reading -------------------------------------------------------------------------------
