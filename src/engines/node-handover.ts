@@ -31,6 +31,7 @@ export class ReadLedger {
   private bodyLength = 0;
   private bodyParsed = 0;
   private readonly nodeOnBody: (this: NodeParser, chunk: Buffer) => void;
+  private readonly onBody: (chunk: Buffer) => void;
   private released = false;
 
   constructor(
@@ -45,11 +46,12 @@ export class ReadLedger {
   ) {
     const hooks = llhttpHooks!;
     this.nodeOnBody = parser[hooks.kOnBody] as (this: NodeParser, chunk: Buffer) => void;
-    parser[hooks.kOnBody] = (chunk: Buffer): void => {
+    this.onBody = (chunk: Buffer): void => {
       this.pushed += chunk.length;
       this.bodyParsed += chunk.length;
       this.nodeOnBody.call(parser, chunk);
     };
+    parser[hooks.kOnBody] = this.onBody;
     // The socket read in C++: node:http's parser calls kOnExecute after each buffer.
     const nodeOnExecute = parser[hooks.kOnExecute] as (ret: number | Error) => void;
     parser[hooks.kOnExecute] = (ret: number | Error): void => {
@@ -59,7 +61,13 @@ export class ReadLedger {
     // parses each buffer; this one, added after it, comes next. Added past node:http's wrapper of
     // socket.on, which would stop the reading in C++.
     const onData = (data: Buffer): void => {
-      if (!this.released) this.settle(data.length, data);
+      if (this.released) return;
+      if (parserOf(socket) !== parser) {
+        // node:http let go of the socket itself (an Upgrade or CONNECT read in JavaScript).
+        this.release();
+        return;
+      }
+      this.settle(data.length, data);
     };
     (net.Socket.prototype.on as (this: net.Socket, event: 'data', listener: (data: Buffer) => void) => net.Socket).call(socket, 'data', onData);
     this.removeData = () => socket.removeListener('data', onData);
@@ -86,11 +94,6 @@ export class ReadLedger {
   private settle(ret: number | Error, data: Buffer | null): boolean {
     if (this.released) return true;
     const parser = this.parser;
-    if (parserOf(this.socket) !== parser) {
-      // node:http let go of the socket itself (an Upgrade or CONNECT read in JavaScript).
-      this.release();
-      return true;
-    }
     const carry = this.carry;
     const heads = this.heads;
     const pushed = this.pushed;
@@ -98,15 +101,19 @@ export class ReadLedger {
     this.heads = 0;
     this.pushed = 0;
     this.doubt = false;
-    const incoming = parser.incoming;
-    if (incoming?.upgrade === true && incoming.method !== 'CONNECT') {
-      // node:http hands the socket to its 'upgrade' listeners now: it leaves HTTP/1.1.
-      this.release();
+    // headersCompleted(): llhttp is not inside a head. It is what makes every buffer llhttp parses
+    // begin at a request boundary or inside a Content-Length body, so that the arithmetic of one
+    // buffer cannot be offset by the rest of a head that began in the one before.
+    if (!doubt && ret === heads + pushed && parser.headersCompleted()) {
+      this.carry = this.bodyLength - this.bodyParsed;
       this.onParsed(null);
       return true;
     }
-    if (!doubt && ret === heads + pushed && incoming?.upgrade !== true && parser.headersCompleted()) {
-      this.carry = this.bodyLength - this.bodyParsed;
+    const incoming = parser.incoming;
+    if (incoming?.upgrade === true && incoming.method !== 'CONNECT') {
+      // node:http hands the socket to its 'upgrade' listeners now (after the requests before it,
+      // which llhttp reported in full): the connection leaves HTTP/1.1.
+      this.release();
       this.onParsed(null);
       return true;
     }
@@ -125,12 +132,20 @@ export class ReadLedger {
   }
 
   private release(): void {
+    if (this.released) return;
     this.released = true;
     this.removeData();
     this.restore();
   }
 
+  /**
+   * Puts node:http's body callback back. node:http pools its parsers: once this connection has
+   * let go of its parser, another connection may be using it with a ledger of its own, which
+   * must not be undone, hence the check.
+   */
   private restore(): void {
-    this.parser[llhttpHooks!.kOnBody] = this.nodeOnBody;
+    const parser = this.parser;
+    const kOnBody = llhttpHooks!.kOnBody;
+    if (parser[kOnBody] === this.onBody) parser[kOnBody] = this.nodeOnBody;
   }
 }

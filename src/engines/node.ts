@@ -119,6 +119,9 @@ interface Pending {
   res: http.ServerResponse;
   expectContinue: boolean;
   refusal: HttpParseError | null;
+  /** The Content-Length, or -1 when the request has none. */
+  contentLength: number;
+  chunked: boolean;
 }
 
 class NodeConnection extends Connection {
@@ -167,18 +170,19 @@ class NodeConnection extends Connection {
     }
     // Node's ServerResponse would add a Date of its own; the driver sends one (or the app's).
     res.sendDate = false;
-    req.pause();
-    const ledger = this.ledger;
+    const headers = req.headers;
+    const cl = headers['content-length'];
+    const contentLength = cl === undefined ? -1 : Number(cl);
+    const chunked = headers['transfer-encoding'] !== undefined;
     const checked = refusal ?? checkNodeRequest(req, this.options.limits);
+    const ledger = this.ledger;
     if (ledger !== null) {
       // Whatever tsgi would refuse, and every chunked body, the sans-IO parser reads instead: its
       // answer is the tsgi engine's, to the byte.
-      const cl = req.headers['content-length'];
-      const plain = typeof checked === 'number' && req.headers['transfer-encoding'] === undefined;
-      ledger.request(plain ? checked : -1, cl === undefined ? 0 : Number(cl));
+      ledger.request(typeof checked === 'number' && !chunked ? checked : -1, contentLength < 0 ? 0 : contentLength);
       this.unsettled++;
     }
-    this.queue.push({ req, res, expectContinue, refusal: typeof checked === 'number' ? null : checked });
+    this.queue.push({ req, res, expectContinue, refusal: typeof checked === 'number' ? null : checked, contentLength, chunked });
     if (ledger === null) this.startQueued();
     if (this.queue.length >= QUEUE_HIGH && !this.socket.isPaused()) this.socket.pause();
   }
@@ -194,6 +198,7 @@ class NodeConnection extends Connection {
     // llhttp's reading of the requests in that buffer is dropped: the sans-IO parser reads them.
     this.queue.length -= fresh;
     this.handover = handOver;
+    this.core.log.debug({ remote: this.info.remoteAddr, served: this.served }, 'node engine: the rest of this connection goes to the sans-IO parser (llhttp refused or may have normalised a request)');
     this.startQueued();
   }
 
@@ -207,22 +212,19 @@ class NodeConnection extends Connection {
       this.refuseHead(p.refusal, req.method ?? '', req.url ?? '', req.httpVersionMinor === 0 ? 0 : 1);
       return;
     }
-    const headers = req.headers;
-    const te = headers['transfer-encoding'];
-    const cl = headers['content-length'];
     const start: RequestStart = {
       method: req.method!,
       target: req.url!,
       versionMinor: req.httpVersionMinor === 0 ? 0 : 1,
       headers: req.rawHeaders,
-      contentLength: cl === undefined ? -1 : Number(cl),
-      chunked: te !== undefined,
+      contentLength: p.contentLength,
+      chunked: p.chunked,
       keepAlive: res.shouldKeepAlive,
       expectContinue: p.expectContinue,
     };
     this.beginRequest(start, now);
     const ex = this.exchange;
-    if (ex !== null && ex.input !== null) this.attachBody(ex, req, te !== undefined);
+    if (ex !== null && ex.input !== null) this.attachBody(ex, req, p.chunked);
     else req.resume();
   }
 
@@ -388,7 +390,6 @@ class NodeConnection extends Connection {
     if (this.queue.length > this.unsettled) {
       const next = this.queue.shift()!;
       if (this.queue.length < QUEUE_HIGH / 4 && this.socket.isPaused() && this.handover === null) this.socket.resume();
-      next.req.resume();
       this.start(next);
       return;
     }

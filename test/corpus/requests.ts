@@ -478,6 +478,7 @@ export const INVALID: CorpusCase[] = [
 
   // Request-line (RFC 9112 §3)
   { name: 'two spaces after the method', raw: `GET  / HTTP/1.1\r\n${H}\r\n`, status: 400 },
+  { name: 'two spaces after the method, and a field line without the space after its colon', raw: 'GET  / HTTP/1.1\r\nHost:example.com\r\n\r\n', status: 400 },
   { name: 'space after the version', raw: `GET / HTTP/1.1 \r\n${H}\r\n`, status: 400 },
   { name: 'space before the method', raw: ` GET / HTTP/1.1\r\n${H}\r\n`, status: 400 },
   { name: 'lower-case http/1.1', raw: `GET / http/1.1\r\n${H}\r\n`, status: 400 },
@@ -557,7 +558,17 @@ export interface EngineDifference {
   deliveries?: readonly Delivery[];
 }
 
-export const NODE_ENGINE_DIFFERENCES: ReadonlyMap<string, EngineDifference> = new Map<string, EngineDifference>([]);
+export const NODE_ENGINE_DIFFERENCES: ReadonlyMap<string, EngineDifference> = new Map<string, EngineDifference>([
+  [
+    'two spaces after the method, and a field line without the space after its colon',
+    {
+      reason:
+        'llhttp reads "GET  /" as "GET /" and says nothing of it; the node engine notices a head that is not in the usual layout only by its length, and here the missing space after "Host:" makes up for the extra one in the request-line, so the request is served as llhttp read it',
+      // One byte per write, the head spans reads, which always goes to the sans-IO parser.
+      deliveries: ['whole', 'pipelined', 'cut after each head'],
+    },
+  ],
+]);
 
 /** Whether the node engine is listed as answering `name`, sent as `delivery`, unlike the tsgi engine. */
 export function nodeEngineDiffers(name: string, delivery: Delivery): boolean {

@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTsgi, stopAll, type RunningServer } from '../helpers/server.js';
+import { openRaw } from '../helpers/raw.js';
 import { gapFor, piecesFor, transcript, type Transcript } from '../helpers/transcript.js';
 import { DELIVERIES, INVALID, NODE_ENGINE_DIFFERENCES, VALID, nodeEngineDiffers, type CorpusCase, type Delivery } from '../corpus/requests.js';
 
@@ -122,5 +123,81 @@ describe('the node engine follows the limit settings with the tsgi engine status
   it.each(DELIVERIES)('sent %s', async (delivery) => {
     const cases = CASES.map(([name, raw]) => ({ name, raw, requests: [{}] }) as CorpusCase);
     expect(await compare(servers, cases, delivery, () => false)).toBe(CASES.length);
+  });
+});
+
+/**
+ * The node engine hands a connection to the sans-IO parser only for what llhttp cannot be trusted
+ * with; everything else stays on llhttp (node:http's fast path). Without this, an engine that
+ * handed every connection over would pass every comparison above. The debug log names each hand-over.
+ */
+describe('the node engine keeps llhttp for what llhttp reads as tsgi does', () => {
+  /** The valid cases, sent whole, that llhttp may read otherwise (chunked bodies, whitespace, what llhttp refuses). */
+  const HANDED_OVER = new Set([
+    'chunked body with extensions and a trailer',
+    'chunked with upper-case hex, leading zeros and a case-insensitive coding name',
+    'pipelined POST, chunked PUT and GET',
+    'empty lines before the request-line are ignored',
+    'OWS around field values is removed, inner whitespace kept',
+    'bytes 0x80-0xFF in the target (UTF-8 and latin1 sent raw)',
+    'absolute-form with a fragment and raw bytes',
+    'trailer fields not about framing, routing or authentication are kept as trailers',
+    'chunk-ext with whitespace around ";" and "=" (BWS)',
+    'a method token no registry knows',
+    'HTTP/1.0 request pipelined after another in one packet: only the first is served',
+    'Connection: close request pipelined before another: only the first is served',
+  ]);
+  let server: RunningServer;
+  const handovers = (): number => (server.output().match(/goes to the sans-IO parser/g) ?? []).length;
+
+  /** Hand-overs while sending `pieces` (the log line may trail the response a little). */
+  async function handoversFor(pieces: Buffer[], responses: number, gapMs?: number): Promise<number> {
+    const before = handovers();
+    await transcript(server.port, pieces, { responses, gapMs });
+    await new Promise((r) => setTimeout(r, 60));
+    return handovers() - before;
+  }
+
+  beforeAll(async () => {
+    server = await startTsgi({ args: ['--http', 'node', '--workers', '1', '--log-level', 'debug', 'test/fixtures/apps/echo:app'] });
+  });
+
+  it('every valid case sent whole: llhttp, or the sans-IO parser only where it must', async () => {
+    for (const name of HANDED_OVER) expect(VALID.some((c) => c.name === name), name).toBe(true);
+    for (const c of VALID) {
+      const n = await handoversFor([Buffer.from(c.raw, 'latin1')], c.requests!.length);
+      expect.soft(n, `${c.name}: ${HANDED_OVER.has(c.name) ? 'handed over once' : 'read by llhttp'}`).toBe(HANDED_OVER.has(c.name) ? 1 : 0);
+    }
+  });
+
+  it('a Content-Length body in reads of its own, with pipelined requests after it, stays on llhttp', async () => {
+    const post = 'POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\n';
+    const pieces = [post, 'hello', ' world', post + 'hello world', `GET /echo HTTP/1.1\r\nHost: h\r\n\r\n`].map((p) => Buffer.from(p, 'latin1'));
+    expect(await handoversFor(pieces, 3, 20)).toBe(0);
+  });
+
+  it('a head split across reads goes to the sans-IO parser, after the requests before it', async () => {
+    const get = 'GET /echo HTTP/1.1\r\nHost: h\r\n\r\n';
+    const pieces = [get + get, 'GET /echo HT', 'TP/1.1\r\nHost: h\r\n\r\n'].map((p) => Buffer.from(p, 'latin1'));
+    expect(await handoversFor(pieces, 3, 20)).toBe(1);
+  });
+
+  it('a connection handed over lets go of its llhttp parser for good, though node:http gives it to the next connection', async () => {
+    // node:http pools its parsers (the last freed is the next used): B gets the parser A let go of.
+    const a = await openRaw(server.port);
+    a.write('GET /caf\xc3\xa9 HTTP/1.1\r\nHost: h\r\n\r\n');
+    await a.until((d) => d.includes('"body":""}'));
+    const b = await openRaw(server.port);
+    b.write('POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n');
+    await new Promise((r) => setTimeout(r, 50));
+    // A closing must not undo B's hooks on what was A's parser.
+    a.destroy();
+    await new Promise((r) => setTimeout(r, 50));
+    b.write('abcde');
+    await new Promise((r) => setTimeout(r, 50));
+    b.write('fghijGET /echo/next HTTP/1.1\r\nHost: h\r\n\r\n');
+    const got = await b.until((d) => d.includes('/echo/next'), 3000);
+    b.destroy();
+    expect(got).toContain('"body":"abcdefghij"');
   });
 });
