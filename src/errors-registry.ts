@@ -51,7 +51,7 @@ export const ERROR_CODES = [
   { code: 'TSGI_ERR_HTTP_LINE_ENDING', meaning: 'A line ended with a bare CR or a bare LF instead of CRLF.', status: 400 },
   { code: 'TSGI_ERR_HTTP_REQUEST_LINE', meaning: 'The request-line is not "method SP request-target SP HTTP-version".', status: 400 },
   { code: 'TSGI_ERR_HTTP_VERSION', meaning: 'The HTTP-version of the request-line is malformed.', status: 400 },
-  { code: 'TSGI_ERR_HTTP_METHOD', meaning: 'The node engine does not implement the method (llhttp parses a fixed list).', status: 501 },
+  { code: 'TSGI_ERR_HTTP_METHOD', meaning: 'The node engine, on a Node without the parser hooks it needs, does not implement the method (llhttp parses a fixed list).', status: 501 },
   { code: 'TSGI_ERR_HTTP_VERSION_NOT_SUPPORTED', meaning: 'The HTTP-version is well-formed but neither HTTP/1.0 nor HTTP/1.1.', status: 505 },
   { code: 'TSGI_ERR_HTTP_TARGET', meaning: 'The request-target is not in a form allowed for the method.', status: 400 },
   { code: 'TSGI_ERR_HTTP_REQUEST_LINE_TOO_LONG', meaning: 'The request-line is longer than limitRequestLine.', status: 414 },

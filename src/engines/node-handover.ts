@@ -16,6 +16,7 @@
  * The common case costs one function call and one C++ call per buffer; nothing is copied.
  */
 import net from 'node:net';
+import type { Logger } from '../log.js';
 import { llhttpHooks, detachFromNodeHttp, parserOf, type NodeParser } from './node-llhttp.js';
 
 export class ReadLedger {
@@ -37,6 +38,7 @@ export class ReadLedger {
   constructor(
     private readonly socket: net.Socket,
     private readonly parser: NodeParser,
+    private readonly log: Logger,
     /**
      * Called after each buffer llhttp parsed: with null when llhttp read it as the sans-IO parser
      * would (the requests it reported stand), else with the bytes to hand over (node:http has let
@@ -55,7 +57,7 @@ export class ReadLedger {
     // The socket read in C++: node:http's parser calls kOnExecute after each buffer.
     const nodeOnExecute = parser[hooks.kOnExecute] as (ret: number | Error) => void;
     parser[hooks.kOnExecute] = (ret: number | Error): void => {
-      if (this.settle(ret, null)) nodeOnExecute(ret);
+      if (this.guarded(ret, null)) nodeOnExecute(ret);
     };
     // The socket read in JavaScript (when something unconsumed it): node:http's 'data' listener
     // parses each buffer; this one, added after it, comes next. Added past node:http's wrapper of
@@ -67,7 +69,7 @@ export class ReadLedger {
         this.release();
         return;
       }
-      this.settle(data.length, data);
+      this.guarded(data.length, data);
     };
     (net.Socket.prototype.on as (this: net.Socket, event: 'data', listener: (data: Buffer) => void) => net.Socket).call(socket, 'data', onData);
     this.removeData = () => socket.removeListener('data', onData);
@@ -88,6 +90,21 @@ export class ReadLedger {
   /** A parse error node:http reported in JavaScript (socket read in JavaScript). */
   parseError(err: Error & { rawPacket?: Buffer }): boolean {
     return this.released || err.rawPacket === undefined ? false : !this.settle(err, err.rawPacket);
+  }
+
+  /**
+   * settle() runs inside node:http's parser callback, where a throw would take the worker down
+   * with every connection on it: a failure costs this connection only.
+   */
+  private guarded(ret: number | Error, data: Buffer | null): boolean {
+    try {
+      return this.settle(ret, data);
+    } catch (err) {
+      this.log.error({ err }, 'node engine: following what llhttp read failed; the connection is closed (a bug in tsgi: please report it)');
+      this.release();
+      this.socket.destroy();
+      return false;
+    }
   }
 
   /** Ends one buffer: true when node:http may carry on with it. */

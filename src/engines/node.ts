@@ -155,7 +155,7 @@ class NodeConnection extends Connection {
     super(core, connectionInfo(socket), performance.now());
     socket.once('close', this.onSocketClose);
     const parser = llhttpHooks === null ? null : parserOf(socket);
-    this.ledger = parser === null ? null : new ReadLedger(socket, parser, (bytes) => this.parsed(bytes));
+    this.ledger = parser === null ? null : new ReadLedger(socket, parser, core.log, (bytes) => this.parsed(bytes));
   }
 
   protected override headBytesPending(): boolean {
