@@ -6,3 +6,5 @@ export const app: App = (environ, startResponse) => {
   startResponse('200 OK', [['Content-Type', 'text/plain']]);
   return ['Hello, World!'];
 };
+
+export default app;

@@ -15,8 +15,9 @@ export async function main(argv: string[]): Promise<void> {
   let config: Config;
   let app: string | undefined;
   let sources: Parameters<typeof formatConfig>[1];
+  let warnings: string[];
   try {
-    ({ config, app, sources } = await loadConfig(argv, process.env, process.cwd()));
+    ({ config, app, sources, warnings } = await loadConfig(argv, process.env, process.cwd()));
   } catch (err) {
     if (err instanceof CliExit) {
       process.stdout.write(err.output);
@@ -24,7 +25,12 @@ export async function main(argv: string[]): Promise<void> {
     }
     fail(err, EXIT_USAGE);
   }
+  // Workers and reloads read the same environment again; only this first reading reports on it.
+  const warnOnStderr = (): void => {
+    for (const warning of warnings) process.stderr.write(`tsgi: warning: ${warning}\n`);
+  };
   if (config.printConfig) {
+    warnOnStderr();
     process.stdout.write(formatConfig(config, sources) + '\n');
     process.exit(0);
   }
@@ -32,6 +38,7 @@ export async function main(argv: string[]): Promise<void> {
   const startCwd = process.cwd();
   process.chdir(config.chdir);
   if (config.checkConfig) {
+    warnOnStderr();
     let loaded: Awaited<ReturnType<typeof loadApp>>;
     try {
       loaded = await loadApp(app, process.cwd(), { interface: config.interface });
@@ -42,13 +49,13 @@ export async function main(argv: string[]): Promise<void> {
     process.exit(0);
   }
   const { log, destination } = createLogger({ level: config.logLevel, format: config.logFormat, errorLog: config.errorLog, role: 'master' });
+  for (const warning of warnings) log.warn(warning);
   try {
     const arbiter = new Arbiter({
       config,
       app,
       argv,
       startCwd,
-      umaskSet: sources.umask !== 'default',
       log,
       reopenLogs: () => reopen(config.errorLog, destination),
     });

@@ -45,6 +45,8 @@ export const ERROR_CODES = [
   { code: 'TSGI_ERR_INPUT_READ', meaning: 'The app called tsgi.input.read() with an invalid size, or while another read was pending.' },
   { code: 'TSGI_ERR_APP_CONTRACT', meaning: 'The app broke the TSGI contract (startResponse, body or chunk types); the response became a 500.' },
   { code: 'TSGI_ERR_HEADERS_SENT', meaning: 'Early hints were asked for (tsgi.early_hints) after the head of the final response was sent.' },
+  { code: 'TSGI_ERR_UPGRADE', meaning: 'The app called tsgi.upgrade() when the connection could no longer be handed over: a second time, after the response head was sent, or after the request was abandoned.' },
+  { code: 'TSGI_ERR_SHUTTING_DOWN', meaning: 'The worker began a graceful stop: the signal of an upgraded connection aborts so the app can close it cleanly.' },
 
   // Requests the parser refuses, each with the status the server answers before it closes
   { code: 'TSGI_ERR_HTTP_INCOMPLETE', meaning: 'The client closed the connection in the middle of a request.', status: 400 },
@@ -71,6 +73,7 @@ export const ERROR_CODES = [
   { code: 'TSGI_ERR_ROOT_PATH', meaning: 'The request path is not under --root-path (SCRIPT_NAME).', status: 404 },
   { code: 'TSGI_ERR_OVERLOADED', meaning: 'The worker already had --limit-concurrency requests in flight.', status: 503 },
   { code: 'TSGI_ERR_CONNECT', meaning: 'A CONNECT request: tunnels are not part of TSGI.', status: 501 },
+  { code: 'TSGI_ERR_UPGRADE_CONTENT', meaning: 'An Upgrade request with content on the node engine without node:http parser hooks (it hands such a connection over before its body).', status: 400 },
 
   // Proxies in front of tsgi: forwarding headers from a trusted proxy, the PROXY protocol, TLS
   { code: 'TSGI_ERR_FORWARDED', meaning: "A trusted proxy's Forwarded, X-Forwarded-Host or X-Forwarded-Port header is malformed.", status: 400 },

@@ -4,12 +4,22 @@
 //   FRAMEWORK=hono    WORKERS=2 PORT=0 node bench/baseline/cluster-framework.js   # @hono/node-server's serve()
 //   FRAMEWORK=express ...                                                       # http.createServer(app)
 //   FRAMEWORK=fastify ...                                                       # fastify.listen()
+//   FRAMEWORK=plain   ...                                                       # a bare node:http listener
 //
 // Each serves the same app module tsgi serves (bench/apps/FRAMEWORK.js).
 import http from 'node:http';
 import { runCluster } from './cluster.js';
 
 const framework = process.env.FRAMEWORK;
+
+/** `http.createServer(listener).listen(port, host)`, resolved once listening. */
+function listen(listener, port, host) {
+  return new Promise((resolve, reject) => {
+    const server = http.createServer(listener);
+    server.on('error', reject);
+    server.listen(port, host, resolve);
+  });
+}
 
 const servers = {
   async hono(port, host) {
@@ -19,11 +29,11 @@ const servers = {
   },
   async express(port, host) {
     const { app } = await import('../apps/express.js');
-    await new Promise((resolve, reject) => {
-      const server = http.createServer(app);
-      server.on('error', reject);
-      server.listen(port, host, resolve);
-    });
+    await listen(app, port, host);
+  },
+  async plain(port, host) {
+    const { listener } = await import('../apps/plain.js');
+    await listen(listener, port, host);
   },
   async fastify(port, host) {
     const { app } = await import('../apps/fastify.js');

@@ -45,6 +45,9 @@ export function parseBindAddress(text: string): BindAddress {
     return { kind: 'tcp', host, port: parsePort(portText, fail), family: 6 };
   }
 
+  // Gunicorn users write a bare port; as a host name it would resolve as an IPv4 number.
+  const barePort = /^:?(\d{1,5})$/.exec(text)?.[1];
+  if (barePort !== undefined) fail(`is a port without a host: did you mean 0.0.0.0:${barePort}? (127.0.0.1:${barePort} for this machine only)`);
   const colons = text.split(':').length - 1;
   if (colons > 1) fail(isIP(text) === 6 ? 'is an IPv6 address without brackets' : 'has more than one colon');
   [host, portText] = colons === 1 ? (text.split(':') as [string, string]) : [text, undefined];

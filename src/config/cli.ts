@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError } from './errors.js';
 import { displayDefault } from './format.js';
+import { gunicornFlagMessage } from './gunicorn.js';
 import type { AnySetting } from './setting.js';
 import { SETTINGS, type SettingName } from './settings.js';
 
@@ -55,6 +56,12 @@ export function buildProgram(): { program: Command; attributes: Map<string, AnyS
   return { program, attributes, output };
 }
 
+/** `--worker-class` from commander's "unknown option '--worker-class=gevent'". */
+function unknownFlag(message: string): string {
+  const quoted = /unknown option '([^']*)'/.exec(message)?.[1] ?? '';
+  return quoted.split('=')[0]!;
+}
+
 function optionsFor(setting: AnySetting): Option[] {
   const flags = setting.cli.join(', ');
   const choices = setting.choices === undefined ? '' : ` One of: ${setting.choices.join(', ')}.`;
@@ -88,6 +95,8 @@ export function parseCommandLine(argv: readonly string[], source: string): Map<S
     if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') {
       throw new CliExit(0, output.join(''));
     }
+    const gunicorn = error.code === 'commander.unknownOption' ? gunicornFlagMessage(unknownFlag(error.message)) : undefined;
+    if (gunicorn !== undefined) throw new ConfigError(gunicorn, { source }, { cause: error });
     const reason = error.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ').replace(/\.$/, '');
     throw new ConfigError(`${reason}; run tsgi --help to see every option`, { source }, { cause: error });
   }

@@ -1,5 +1,5 @@
 /**
- * "Did you mean …?" for unknown config keys. Names are compared lowercased without `_` and `-`, so
+ * "Did you mean …?" for unknown config keys and `TSGI_*` variables. Names are compared lowercased without `_` and `-`, so
  * Gunicorn spellings (`graceful_timeout`) find their tsgi names (`gracefulTimeout`).
  */
 export function closestName(unknown: string, known: readonly string[]): string | undefined {
@@ -14,6 +14,11 @@ export function closestName(unknown: string, known: readonly string[]): string |
     }
   }
   return best;
+}
+
+/** `graceful_timeout` and `gracefulTimeout` are the same words. */
+export function sameWords(a: string, b: string): boolean {
+  return fold(a) === fold(b);
 }
 
 function fold(name: string): string {

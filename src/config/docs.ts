@@ -17,10 +17,15 @@ export function renderSettingsDoc(): string {
     '',
     '> **Generated** from `src/config/settings.ts` by `npm run docs:settings`. Edit the table, not this file.',
     '',
-    'Every setting can be given on the command line, in a `TSGI_<NAME>` environment variable, or in a',
+    'Every setting can be given on the command line, in a `TSGI_*` environment variable, or in a',
     'config file (`-c/--config`). Precedence, highest first: command line, `TSGI_CMD_ARGS` (extra',
-    'command-line arguments, shell-split), `TSGI_<NAME>` variables, the config file, defaults.',
-    'An empty environment variable counts as unset. `tsgi --print-config` shows the result.',
+    'command-line arguments, shell-split), `TSGI_*` variables, the config file, defaults.',
+    '',
+    "A setting's variable is `TSGI_` and its long flag in capitals, dashes as underscores:",
+    '`--keep-alive` is `TSGI_KEEP_ALIVE`, `--access-logfile` is `TSGI_ACCESS_LOGFILE`; the app is',
+    '`TSGI_APP`. An empty variable counts as unset. A `TSGI_*` variable that is no setting is ignored',
+    'with a warning, logged once at start, that names the closest setting. `tsgi --print-config` shows',
+    'the result.',
     '',
   ];
   for (const section of SECTIONS) {

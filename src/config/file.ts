@@ -9,7 +9,8 @@ import { createRequire } from 'node:module';
 import { extname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { enableTypeScript, isTypeScript } from '../loader/typescript.js';
-import { closestName } from './closest.js';
+import { closestName, sameWords } from './closest.js';
+import { GUNICORN_RENAMED, gunicornSettingMessage } from './gunicorn.js';
 import { ConfigError } from './errors.js';
 import { SETTINGS, type SettingName } from './settings.js';
 
@@ -41,13 +42,17 @@ export async function readConfigFile(path: string, label: string, origin: string
     if (key === 'config') {
       throw new ConfigError('a config file cannot name another config file; remove the "config" key', { source: label });
     }
-    if (!SETTING_NAMES.includes(key)) {
-      const closest = closestName(key, SETTING_NAMES);
-      throw new ConfigError(`unknown setting "${key}"; did you mean "${closest}"? (every setting: docs/settings.md)`, { source: label });
-    }
+    if (!SETTING_NAMES.includes(key)) throw new ConfigError(unknownKeyMessage(key), { source: label });
     values.set(key as SettingName, value);
   }
   return values;
+}
+
+/** A tsgi name spelt Gunicorn's way or renamed, else what Gunicorn users should know, else the closest name. */
+function unknownKeyMessage(key: string): string {
+  const closest = GUNICORN_RENAMED[key] ?? closestName(key, SETTING_NAMES)!;
+  const gunicorn = GUNICORN_RENAMED[key] === undefined && !sameWords(key, closest) ? gunicornSettingMessage(key) : undefined;
+  return gunicorn ?? `unknown setting "${key}"; did you mean "${closest}"? (every setting: docs/settings.md)`;
 }
 
 async function readJson(path: string, label: string): Promise<Record<string, unknown>> {

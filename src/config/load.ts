@@ -3,7 +3,7 @@
  *
  *   1. the command line,
  *   2. `TSGI_CMD_ARGS` (extra command-line arguments, shell-split),
- *   3. `TSGI_<NAME>` environment variables,
+ *   3. `TSGI_<FLAG>` environment variables (`--keep-alive` is `TSGI_KEEP_ALIVE`),
  *   4. the config file (`-c/--config`, which the three sources above may name),
  *   5. defaults, some of which read the environment (`PORT`, `WEB_CONCURRENCY`), as in Gunicorn.
  *
@@ -14,7 +14,7 @@ import { isAbsolute, relative, resolve } from 'node:path';
 import { parseCommandLine } from './cli.js';
 import { checkCombinations } from './combinations.js';
 import { ConfigError } from './errors.js';
-import { readEnvironment } from './env.js';
+import { readEnvironment, unknownVariables } from './env.js';
 import { readConfigFile } from './file.js';
 import type { ConfigSource } from './format.js';
 import { defaultValue, type AnySetting, type SettingContext } from './setting.js';
@@ -26,6 +26,11 @@ export interface LoadedConfig {
   /** The app spec (`MODULE[:ATTR]`) from any source, or undefined when none named one. */
   app: string | undefined;
   sources: Record<SettingName, ConfigSource>;
+  /**
+   * What deserves a warning but does not stop tsgi (a `TSGI_*` variable that is no setting), one
+   * line each. The master logs them once, at start.
+   */
+  warnings: string[];
 }
 
 /** A source's values and how error messages name the place a value came from. */
@@ -93,6 +98,7 @@ export async function loadConfig(argv: string[], env: NodeJS.ProcessEnv, cwd: st
     config: config as Config,
     app: (config.app as string | null) ?? undefined,
     sources: sources as Record<SettingName, ConfigSource>,
+    warnings: unknownVariables(env),
   };
 }
 

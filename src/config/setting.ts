@@ -49,7 +49,10 @@ export interface Setting<N extends string = string, V = unknown> {
   readonly cli: readonly string[];
   /** True for the positional argument (the app); `cli` is then empty. */
   readonly positional: boolean;
-  /** The `TSGI_*` variable that sets it; null when the environment cannot (hooks). */
+  /**
+   * The `TSGI_*` variable that sets it: `TSGI_` + the long flag in capitals (`--keep-alive` is
+   * `TSGI_KEEP_ALIVE`); null when the environment cannot (hooks).
+   */
   readonly env: string | null;
   /** Placeholder shown in help, e.g. `INT`. */
   readonly meta: string;
@@ -81,8 +84,11 @@ interface Spec<N extends string, V> {
   section: Section;
   cli?: readonly string[];
   positional?: boolean;
-  /** Defaults to `TSGI_` + the name in SCREAMING_SNAKE_CASE. */
-  env?: string | null;
+  /**
+   * null: the environment cannot set it. Otherwise the name is derived (see `envName`), never
+   * chosen, so that a user who knows the flag knows the variable.
+   */
+  env?: null;
   meta?: string;
   default: V | ((ctx: SettingContext) => V);
   defaultText?: string;
@@ -219,7 +225,7 @@ function build<N extends string, V>(spec: Spec<N, V>, type: SettingType, meta: s
     section: spec.section,
     cli: spec.cli ?? [],
     positional: spec.positional ?? false,
-    env: spec.env === undefined ? envName(spec.name) : spec.env,
+    env: spec.env === null ? null : envName(spec.name, spec.cli ?? []),
     meta: spec.meta ?? meta,
     type,
     default: spec.default,
@@ -255,9 +261,14 @@ function withName<T>(name: string, check: () => T): T {
   }
 }
 
-/** `gracefulTimeout` → `TSGI_GRACEFUL_TIMEOUT`. */
-export function envName(name: string): string {
-  return `TSGI_${name.replace(/[A-Z]/g, (letter) => `_${letter}`).toUpperCase()}`;
+/**
+ * The variable for a setting: from its long flag (`--access-logfile` → `TSGI_ACCESS_LOGFILE`), or,
+ * for the positional app, which has no flag, from its name (`app` → `TSGI_APP`).
+ */
+export function envName(name: string, cli: readonly string[]): string {
+  const long = cli.find((flag) => flag.startsWith('--'));
+  const words = long !== undefined ? long.slice(2).replace(/-/g, '_') : name.replace(/[A-Z]/g, (letter) => `_${letter}`);
+  return `TSGI_${words.toUpperCase()}`;
 }
 
 /** A value as the user wrote it, for error messages. */

@@ -99,7 +99,7 @@ A \`.js\`/\`.mjs\`/\`.cjs\` file may use a default export or named exports; a \`
 object. A key that is not a setting is an error that names the closest setting. Relative paths are
 taken from the directory tsgi started in.
 
-Precedence, highest first: command line, environment (\`TSGI_CMD_ARGS\`, then \`TSGI_<NAME>\`),
+Precedence, highest first: command line, environment (\`TSGI_CMD_ARGS\`, then \`TSGI_<FLAG>\`),
 config file, defaults.`,
   }),
   optionalStringSetting({
@@ -623,10 +623,14 @@ Unset, workers keep the group of the user that started tsgi.`,
     default: 0,
     parse: parseMode,
     validate: modeMask,
-    help: 'umask for files tsgi creates, such as unix sockets and the pid file (octal, e.g. 022).',
+    help: 'umask for the unix sockets tsgi creates (octal, e.g. 007); the default 0 lets any user connect.',
     desc: `
-Written as in a shell: \`022\` and \`0o022\` are octal. A config file can use a number (\`0o022\`).
-It decides the permissions of \`unix:\` sockets, so it controls who may connect to them.`,
+Written as in a shell: \`007\` and \`0o007\` are octal. A config file can use a number (\`0o007\`).
+As in Gunicorn, it applies while tsgi creates its \`unix:\` sockets, so it decides who may connect:
+with the default 0 any user can (an Nginx running as \`www-data\`, say); \`007\` leaves only the
+socket's owner and group. When the master runs as root with \`user\`/\`group\`, the sockets
+belong to that user and group. The pid file is always 0644. Workers, and the files the app writes,
+keep the umask tsgi was started with.`,
   }),
 
   // ── Access log format, metrics and health ─────────────────────────────────────────────────

@@ -9,12 +9,18 @@ import { TsgiError } from '../errors.js';
 import { serverRefusal } from '../http/errors.js';
 import { HeadRenderer, serverResponse, type Framing, type HeadInput, type ServerResponse } from '../http/response.js';
 import type { ConnectionInfo, ServerInfo } from '../gateway/environ.js';
-import type { App, Chunk, Header } from '../gateway/types.js';
+import type { App, Chunk, Environ, Header } from '../gateway/types.js';
 import type { Logger } from '../log.js';
-import { APP, CLOSE, CLOSING, CLOSED, DONE_CLOSE, DONE_KEEP, GONE, HEAD_SENT, IDLE, REQUEST, SENDING, next, type ConnectionEvent, type ConnectionState } from './connection-state.js';
-import { Exchange, type RequestStart } from './exchange.js';
+import { APP, CLOSE, CLOSING, CLOSED, DONE_CLOSE, DONE_KEEP, GONE, HEAD_SENT, IDLE, REQUEST, SENDING, UPGRADE, UPGRADED, next, type ConnectionEvent, type ConnectionState } from './connection-state.js';
+import { Exchange, type RequestStart, type Upgraded } from './exchange.js';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { server as sharedServer } from '../interfaces/upgrade-server.js';
+import { closeServer } from '../interfaces/detect.js';
 import { TIME_ORIGIN } from './clock.js';
 import type { EngineOptions, InFlightRequest, RequestRecord } from './engine.js';
+import type { Runner } from './runner.js';
+import type { NodePair } from './node-cycle.js';
 
 /** On a graceful stop, how long a connection used a moment ago may still bring its next request. */
 export const IDLE_GRACE_MS = 1000;
@@ -28,6 +34,10 @@ const SWEEP_MS = 1000;
 const MIN_SWEEP_MS = 50;
 const DRAIN_SWEEP_MS = 100;
 
+function shuttingDown(): TsgiError {
+  return new TsgiError('TSGI_ERR_SHUTTING_DOWN', 'the worker is stopping gracefully; close the connection (it is closed when --graceful-timeout runs out)');
+}
+
 /** What every connection of one engine shares: the app, the settings, the counts, the sweep. */
 export class EngineCore {
   readonly app: App;
@@ -36,6 +46,9 @@ export class EngineCore {
   readonly renderer: HeadRenderer;
   readonly onRequestStart: ((method: string, target: string) => void) | undefined;
   readonly onRequestDone: ((record: RequestRecord) => void) | undefined;
+  /** How the app is called: null for a TSGI app (the Cycle), else the fetch or node runner. */
+  readonly runner: Runner | null;
+  readonly beforeApp: ((environ: Environ) => void) | undefined;
   readonly keepAliveMs: number;
   readonly headerTimeoutMs: number;
   readonly bodyTimeoutMs: number;
@@ -58,6 +71,8 @@ export class EngineCore {
     this.renderer = new HeadRenderer(options.keepalive);
     this.onRequestStart = options.onRequestStart;
     this.onRequestDone = options.onRequestDone;
+    this.runner = options.runner ?? null;
+    this.beforeApp = options.beforeApp;
     this.keepAliveMs = options.keepalive * 1000;
     this.headerTimeoutMs = (options.headerTimeout ?? 0) * 1000;
     this.bodyTimeoutMs = (options.bodyTimeout ?? 0) * 1000;
@@ -103,6 +118,9 @@ export class EngineCore {
     });
     const now = performance.now();
     for (const conn of this.connections) conn.onDrain(now);
+    this.runner?.draining?.();
+    // The server object upgrades are handed to (tsgi/node's `server`) closes, as server.close() would.
+    if (sharedServer.listenerCount('close') > 0) closeServer(sharedServer);
     this.startSweep(DRAIN_SWEEP_MS);
     this.checkDrained();
     return done;
@@ -222,6 +240,14 @@ export abstract class Connection {
   protected abstract closeGracefully(peerDone: boolean): void;
   /** Ends the socket now. */
   abstract destroy(): void;
+  /** The socket, and the bytes read past the request head, for an app taking the connection over. */
+  protected abstract detach(ex: Exchange): { socket: Duplex; head: Buffer };
+  /** node:http's IncomingMessage for the request in flight (made for it where the engine has none). */
+  abstract incomingMessage(ex: Exchange): IncomingMessage;
+  /** Whether the connection can be handed over now (spec §3.10). */
+  canHandOver(): boolean {
+    return this.state === APP;
+  }
   /** Bytes of a next head have arrived that the driver has not been told of (node engine). */
   protected headBytesPending(): boolean {
     return false;
@@ -291,6 +317,24 @@ export abstract class Connection {
   /** After a response that said keep-alive, a drain still lets the client's next request come (IDLE_GRACE_MS). */
   private mayKeepAliveAfter(): boolean {
     return this.core.keepAliveMs > 0;
+  }
+
+  /** Aborted when a graceful stop begins, on a connection handed over to the app. */
+  private upgradeController: AbortController | null = null;
+
+  /**
+   * spec §3.10: the connection leaves the driver for the app. From here on the driver writes and
+   * reads nothing on it and keeps no time for it; it stays counted (and a graceful stop waits for
+   * it, up to --graceful-timeout) until it closes.
+   */
+  handOver(ex: Exchange): Upgraded {
+    const { socket, head } = this.detach(ex);
+    this.move(UPGRADE);
+    if (this.exchange === ex) this.exchange = null;
+    const controller = new AbortController();
+    this.upgradeController = controller;
+    if (this.core.draining) controller.abort(shuttingDown());
+    return { socket, head, signal: controller.signal };
   }
 
   /** A head the parser refused: answer its status, record it, close (the app never sees it). */
@@ -380,8 +424,7 @@ export abstract class Connection {
       ex.abandon(reason, 'timeout', 504, 'the request took too long\n');
       return;
     }
-    const input = ex.input;
-    if (core.bodyTimeoutMs > 0 && input !== null && input.hungry && now - ex.lastProgress >= core.bodyTimeoutMs) {
+    if (core.bodyTimeoutMs > 0 && !ex.bodyComplete && ex.bodyHungry() && now - ex.lastProgress >= core.bodyTimeoutMs) {
       const reason = new TsgiError('TSGI_ERR_BODY_TIMEOUT', `the request body made no progress for --body-timeout (${core.bodyTimeoutMs / 1000}s)`);
       core.log.info({ method: ex.req.method, target: ex.req.target, remote: this.info.remoteAddr }, `request body stalled for ${core.bodyTimeoutMs / 1000}s; ${ex.headSent ? 'connection aborted' : 'answered 408'}`);
       ex.abandon(reason, 'timeout', 408, 'the request body stalled\n');
@@ -405,6 +448,13 @@ export abstract class Connection {
    */
   onDrain(now: number): void {
     if (this.state === IDLE) this.tickIdle(now);
+    else if (this.state === UPGRADED) this.upgradeController?.abort(shuttingDown());
+    else if (this.exchange !== null && !this.exchange.finished) this.exchange.draining();
+  }
+
+  /** node:http's objects for the request in flight, on an engine that makes them (the node runner's). */
+  nodePair(): NodePair | null {
+    return null;
   }
 
   get closing(): boolean {

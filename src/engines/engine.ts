@@ -7,6 +7,7 @@ import type { ServerInfo } from '../gateway/environ.js';
 import type { ParserLimits } from '../http/events.js';
 import type { Logger } from '../log.js';
 import type { InFlightRequest } from '../ipc/messages.js';
+import type { Runner } from './runner.js';
 
 export type { InFlightRequest };
 
@@ -31,6 +32,13 @@ export interface EngineOptions {
   workerConnections?: number;
   /** Called when a request is handed to the app (heartbeats name the request a worker is in). */
   onRequestStart?: (method: string, target: string) => void;
+  /**
+   * How the app is called, chosen once per worker from its interface: absent for a TSGI app (`app`
+   * runs through the TSGI cycle); the fetch or node runner otherwise (runner.ts).
+   */
+  runner?: Runner;
+  /** Called with the environ just before the app is (the preRequest hook, an early heartbeat). */
+  beforeApp?: (environ: Environ) => void;
   /** Called once per finished request, whatever ended it (access log, metrics, max-requests, postRequest hook). */
   onRequestDone?: (record: RequestRecord) => void;
 }

@@ -16,6 +16,10 @@ import type { Chunk, Environ, Header } from '../gateway/types.js';
 import { FRAME_CLOSE, framingOf, serverResponse, type Framing, type HeadInput } from '../http/response.js';
 import type { RequestHead } from '../http/events.js';
 import type { Connection } from './driver.js';
+import type { RequestCycle } from './runner.js';
+import type { Duplex } from 'node:stream';
+import type { EventEmitter } from 'node:events';
+import { server as sharedServer } from '../interfaces/upgrade-server.js';
 import { TIME_ORIGIN } from './clock.js';
 import type { RequestOutcome, RequestRecord } from './engine.js';
 
@@ -27,8 +31,29 @@ export type RequestStart = Pick<RequestHead, 'method' | 'target' | 'versionMinor
 
 const INTERNAL_ERROR = serverResponse(500, 'Internal Server Error\n');
 
+/** RFC 9110 §7.6.1: `upgrade` as one of the Connection field's options. */
+const UPGRADE_TOKEN = /(?:^|,)[ \t]*upgrade[ \t]*(?:,|$)/i;
+
+/** What `environ['tsgi.upgrade']()` gives the app (spec §3.10). */
+export interface Upgraded {
+  /** The connection: the app reads and writes the new protocol on it, and closes it. */
+  socket: Duplex;
+  /** Bytes the server had read past the request head: the first bytes of the new protocol. */
+  head: Buffer;
+  /** Aborted (reason TSGI_ERR_SHUTTING_DOWN) when the worker begins a graceful stop. */
+  signal: AbortSignal;
+}
+
+/** The 'upgrade' listener of the app's server (or of tsgi/node's `server`), if one listens now. */
+function upgradeListener(core: { runner: { upgrades?: EventEmitter | undefined } | null }): EventEmitter | null {
+  const own = core.runner?.upgrades;
+  if (own !== undefined && own.listenerCount('upgrade') > 0) return own;
+  return sharedServer.listenerCount('upgrade') > 0 ? sharedServer : null;
+}
+
 export class Exchange implements Transport, BodySource, RequestHandle {
-  readonly cycle: Cycle;
+  /** The TSGI cycle, or the cycle of the worker's fetch or node runner (runner.ts). */
+  readonly cycle: RequestCycle;
   readonly input: RequestInput | null;
   environ: Environ | null = null;
   /** performance.now() when the head was complete. */
@@ -66,9 +91,11 @@ export class Exchange implements Transport, BodySource, RequestHandle {
     this.startedAt = now;
     this.lastProgress = now;
     this.keepAlive = req.keepAlive && conn.mayKeepAlive();
-    this.input = req.chunked || req.contentLength > 0 ? new RequestInput(this, req.expectContinue) : null;
-    this.bodyComplete = this.input === null;
-    this.cycle = new Cycle(this, req.method, conn.core.log);
+    const runner = conn.core.runner;
+    const hasBody = req.chunked || req.contentLength > 0;
+    this.input = hasBody && (runner === null || !runner.ownsBody) ? new RequestInput(this, req.expectContinue) : null;
+    this.bodyComplete = !hasBody;
+    this.cycle = runner === null ? new Cycle(this, req.method, conn.core.log) : runner.cycle(this);
     this.head = conn.headInput;
   }
 
@@ -81,8 +108,74 @@ export class Exchange implements Transport, BodySource, RequestHandle {
     this.environ = environ;
     core.live++;
     core.onRequestStart?.(req.method, req.target);
+    if (core.beforeApp !== undefined) core.beforeApp(environ);
+    // spec §3.10: a request that asks to switch protocols goes to an 'upgrade' listener when the
+    // app has one (as node:http does), else it carries tsgi.upgrade.
+    if (environ.HTTP_UPGRADE !== undefined && this.mayUpgrade(environ)) {
+      const listener = upgradeListener(core);
+      if (listener !== null) {
+        this.emitUpgrade(listener);
+        return true;
+      }
+      environ['tsgi.upgrade'] = () => this.upgrade();
+    }
     this.cycle.run(core.app, environ);
     return true;
+  }
+
+  // ---- protocol upgrades (spec §3.10) ----------------------------------------------------------
+
+  /**
+   * RFC 9110 §7.8: an HTTP/1.1 request whose Connection lists `upgrade`, without content (the
+   * protocol takes over right after the head), on a connection the engine can hand over.
+   */
+  private mayUpgrade(environ: Environ): boolean {
+    const req = this.req;
+    if (req.versionMinor !== 1 || req.chunked || req.contentLength > 0 || req.method === 'CONNECT') return false;
+    const connection = environ.HTTP_CONNECTION;
+    return typeof connection === 'string' && UPGRADE_TOKEN.test(connection) && this.conn.canHandOver();
+  }
+
+  /** `environ['tsgi.upgrade']()`: the connection and the bytes read past the head are the app's. */
+  upgrade(): Upgraded {
+    if (this.finished || this.headSent || this.abandonReason !== null) {
+      throw new TsgiError(
+        'TSGI_ERR_UPGRADE',
+        this.headSent
+          ? 'tsgi.upgrade() was called after the response head was sent; call it before startResponse() sends anything'
+          : 'tsgi.upgrade() was called after the request was over (called twice, or the request was abandoned)',
+      );
+    }
+    const taken = this.handOver();
+    // Nothing of the app's response is sent; its body is closed (spec §6.4) when it returns.
+    this.cycle.cancel(new TsgiError('TSGI_ERR_UPGRADE', 'the connection was handed over (tsgi.upgrade)'));
+    return taken;
+  }
+
+  /** node:http's 'upgrade' event, for an app (or a library attached to its server) listening for it. */
+  private emitUpgrade(listener: EventEmitter): void {
+    const req = this.conn.incomingMessage(this);
+    const taken = this.handOver();
+    this.released();
+    try {
+      listener.emit('upgrade', req, taken.socket, taken.head);
+    } catch (err) {
+      this.conn.core.log.error({ err }, "an 'upgrade' listener raised; the connection was closed");
+      taken.socket.destroy();
+    }
+  }
+
+  /** The connection leaves the driver: recorded as a 101 (one request for --max-requests). */
+  private handOver(): Upgraded {
+    const taken = this.conn.handOver(this);
+    this.finished = true;
+    this.headSent = true;
+    this.keepAlive = false;
+    this.status = 101;
+    this.serverAnswered = true;
+    this.endInput();
+    this.settle('ok');
+    return taken;
   }
 
   /** The server answers the request itself (CONNECT, --limit-concurrency, --root-path); the app never sees it. */
@@ -168,6 +261,30 @@ export class Exchange implements Transport, BodySource, RequestHandle {
 
   released(): void {
     this.conn.core.requestReleased();
+  }
+
+  // ---- what a runner that writes its own response calls (the node runner) --------------------
+
+  /** The app's response completed on its own (node:http's 'finish'): record it, carry on or close. */
+  nativeDone(status: number, keepAlive: boolean): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.status = status;
+    this.headSent = true;
+    this.keepAlive = keepAlive;
+    this.settle('ok');
+    this.conn.responseDone(this, keepAlive);
+  }
+
+  /** The app waits for body bytes that do not come (--body-timeout). */
+  bodyHungry(): boolean {
+    const input = this.input;
+    return input !== null ? input.hungry : this.cycle.bodyWanted?.() === true;
+  }
+
+  /** A graceful stop began while this request was in flight. */
+  draining(): void {
+    this.cycle.draining?.();
   }
 
   // ---- BodySource (what the input calls) -----------------------------------------------------

@@ -9,6 +9,7 @@
  * runs without handing connections over (docs/engines.md).
  */
 import { createRequire } from 'node:module';
+import type http from 'node:http';
 import type net from 'node:net';
 
 /** node:http's HTTPParser, as far as the node engine touches it. */
@@ -18,8 +19,8 @@ export interface NodeParser {
   /** A copy of the buffer being parsed; only during the callbacks of one execute. */
   getCurrentBuffer(): Buffer;
   _consumed: boolean;
-  /** The last request llhttp reported (node:http's IncomingMessage), or null. */
-  incoming: { upgrade?: boolean; method?: string } | null;
+  /** The last request llhttp reported, or null. */
+  incoming: http.IncomingMessage | null;
 }
 
 interface HttpCommon {

@@ -8,18 +8,20 @@
 import http from 'node:http';
 import net from 'node:net';
 import { HttpParseError } from '../errors.js';
+import type { Logger } from '../log.js';
 import { parseError, serverRefusal } from '../http/errors.js';
 import { informationalText, serverResponseFields, serverResponseText, type Framing, type HeadInput, type ServerResponse } from '../http/response.js';
 import type { Chunk, Header } from '../gateway/types.js';
-import { checkTarget } from '../http/parser.js';
+import { checkTarget, keepsAlive } from '../http/parser.js';
 import { connectionInfo, pairs } from './connection-info.js';
-import { GONE, IDLE } from './connection-state.js';
+import { CLOSING, GONE, IDLE } from './connection-state.js';
 import { Connection, EngineCore } from './driver.js';
 import type { Exchange, RequestStart } from './exchange.js';
+import type { NodePair } from './node-cycle.js';
 import { checkNodeRequest, checkNodeTrailers, clientErrorRefusal } from './node-checks.js';
 import { listenOnHandle, type Engine, type EngineOptions, type InFlightRequest, type ListenHandle } from './engine.js';
 import { watchDrops } from './drops.js';
-import { ReadLedger } from './node-handover.js';
+import { ReadLedger, type LedgerOwner } from './node-ledger.js';
 import { llhttpHooks, parserOf } from './node-llhttp.js';
 import { TsgiConnection } from './tsgi.js';
 
@@ -75,6 +77,13 @@ export class NodeEngine implements Engine {
       const refusal = new HttpParseError('TSGI_ERR_HTTP_EXPECTATION', 417, 'Expect holds something other than 100-continue; send only 100-continue');
       connectionOf(req.socket)?.onRequest(req, res, false, refusal);
     });
+    // spec §3.10: a request that asks to switch protocols comes here, not to 'request': node:http
+    // has stopped parsing the connection, which the app may then take over.
+    server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+      const conn = connectionOf(socket);
+      if (conn === undefined) return void socket.destroy();
+      conn.onUpgrade(req, socket, head);
+    });
     server.on('connect', (req: http.IncomingMessage, socket: net.Socket) => {
       // node:http hands CONNECT over as a raw socket; it never reaches the app.
       const conn = connectionOf(socket);
@@ -122,22 +131,24 @@ interface Pending {
   /** The Content-Length, or -1 when the request has none. */
   contentLength: number;
   chunked: boolean;
+  /** For a request node:http handed over as 'upgrade': the bytes it read past the head. */
+  upgradeHead?: Buffer;
 }
 
-class NodeConnection extends Connection {
+class NodeConnection extends Connection implements LedgerOwner {
   private req: http.IncomingMessage | null = null;
   private res: http.ServerResponse | null = null;
   /**
    * Requests node:http reported that wait their turn (one runs at a time). The last `unsettled`
    * of them came in the buffer llhttp is parsing now and stand only once the ledger says llhttp
-   * read that buffer faithfully (node-handover.ts).
+   * read that buffer faithfully (node-ledger.ts).
    */
   private readonly queue: Pending[] = [];
   private unsettled = 0;
   /** Reads what llhttp parsed, to hand the connection over when it may have read otherwise; null when node:http lacks the hooks. */
   private readonly ledger: ReadLedger | null;
   /** The bytes the sans-IO parser takes over from, once the requests before them are answered. */
-  private handover: Buffer | null = null;
+  private sansIoBytes: Buffer | null = null;
   /** Without a ledger: a malformed request after those in flight, answered once they have been. */
   private pendingRefusal: HttpParseError | null = null;
   private bytesAtIdle = 0;
@@ -146,6 +157,8 @@ class NodeConnection extends Connection {
   private waitingForFinish = false;
   private drainWaiter: Promise<void> | null = null;
   private readonly onSocketClose = (): void => this.gone();
+  /** The request in flight came as 'upgrade': what node:http read past its head. */
+  private upgradeHead: Buffer | null = null;
 
   constructor(
     core: EngineCore,
@@ -155,14 +168,36 @@ class NodeConnection extends Connection {
     super(core, connectionInfo(socket), performance.now());
     socket.once('close', this.onSocketClose);
     const parser = llhttpHooks === null ? null : parserOf(socket);
-    this.ledger = parser === null ? null : new ReadLedger(socket, parser, core.log, (bytes) => this.parsed(bytes));
+    this.ledger = parser === null ? null : new ReadLedger(socket, parser, this);
   }
 
   protected override headBytesPending(): boolean {
     return this.socket.bytesRead > this.bytesAtIdle;
   }
 
-  onRequest(req: http.IncomingMessage, res: http.ServerResponse, expectContinue: boolean, refusal: HttpParseError | null): void {
+  /**
+   * An 'upgrade' request: node:http no longer parses this connection. It is answered (or handed
+   * over) as any request, on a ServerResponse made for it. A response that did not take the
+   * connection over is an ordinary one (RFC 9110 §7.8: the server may ignore Upgrade): the
+   * connection persists as the request asks, read on by tsgi's parser, as on the tsgi engine.
+   */
+  onUpgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer): void {
+    // node:http took its own error listener off the socket.
+    socket.on('error', () => {});
+    // Its socket is assigned when its turn comes (start()): a response to a request pipelined
+    // before it may still hold the socket, and assigning it twice throws.
+    const res = new http.ServerResponse(req);
+    res.shouldKeepAlive = keepsAlive(req.httpVersionMinor === 0 ? 0 : 1, connectionField(req.rawHeaders));
+    const te = req.headers['transfer-encoding'];
+    const cl = req.headers['content-length'];
+    const refusal =
+      te !== undefined || (cl !== undefined && cl !== '0')
+        ? serverRefusal('TSGI_ERR_UPGRADE_CONTENT', 'an Upgrade request with content is not supported on the node engine; send the upgrade without a body')
+        : null;
+    this.onRequest(req, res, false, refusal, head);
+  }
+
+  onRequest(req: http.IncomingMessage, res: http.ServerResponse, expectContinue: boolean, refusal: HttpParseError | null, upgradeHead?: Buffer): void {
     if (this.closing) {
       // RFC 9112 §9.6: nothing after a response that said close is processed.
       res.destroy();
@@ -175,20 +210,39 @@ class NodeConnection extends Connection {
     const contentLength = cl === undefined ? -1 : Number(cl);
     const chunked = headers['transfer-encoding'] !== undefined;
     const checked = refusal ?? checkNodeRequest(req, this.options.limits);
+    const pending: Pending = { req, res, expectContinue, refusal: typeof checked === 'number' ? null : checked, contentLength, chunked };
     const ledger = this.ledger;
-    if (ledger !== null) {
+    if (upgradeHead !== undefined) {
+      // node:http let go of the connection after this request (the ledger checked the buffer it came in).
+      pending.upgradeHead = upgradeHead;
+    } else if (ledger !== null) {
       // Whatever tsgi would refuse, and every chunked body, the sans-IO parser reads instead: its
       // answer is the tsgi engine's, to the byte.
       ledger.request(typeof checked === 'number' && !chunked ? checked : -1, contentLength < 0 ? 0 : contentLength);
       this.unsettled++;
     }
-    this.queue.push({ req, res, expectContinue, refusal: typeof checked === 'number' ? null : checked, contentLength, chunked });
-    if (ledger === null) this.startQueued();
+    this.queue.push(pending);
+    if (ledger === null || upgradeHead !== undefined) this.startQueued();
     if (this.queue.length >= QUEUE_HIGH && !this.socket.isPaused()) this.socket.pause();
   }
 
+  /**
+   * The head length (usual layout) of an Upgrade request llhttp stopped at, or -1 when the sans-IO
+   * parser must read it: one tsgi refuses, or one with content (the tsgi engine reads the body).
+   */
+  upgradeHeadLength(req: http.IncomingMessage): number {
+    const checked = checkNodeRequest(req, this.options.limits);
+    const headers = req.headers;
+    const cl = headers['content-length'];
+    return typeof checked === 'number' && headers['transfer-encoding'] === undefined && (cl === undefined || cl === '0') ? checked : -1;
+  }
+
+  get log(): Logger {
+    return this.core.log;
+  }
+
   /** The ledger has settled the buffer llhttp parsed: its requests stand, or the sans-IO parser takes over. */
-  private parsed(handOver: Buffer | null): void {
+  parsed(handOver: Buffer | null): void {
     const fresh = this.unsettled;
     this.unsettled = 0;
     if (handOver === null) {
@@ -197,7 +251,7 @@ class NodeConnection extends Connection {
     }
     // llhttp's reading of the requests in that buffer is dropped: the sans-IO parser reads them.
     this.queue.length -= fresh;
-    this.handover = handOver;
+    this.sansIoBytes = handOver;
     this.core.log.debug({ remote: this.info.remoteAddr, served: this.served }, 'node engine: the rest of this connection goes to the sans-IO parser (llhttp refused or may have normalised a request)');
     this.startQueued();
   }
@@ -206,6 +260,8 @@ class NodeConnection extends Connection {
     const { req, res } = p;
     this.req = req;
     this.res = res;
+    this.upgradeHead = p.upgradeHead ?? null;
+    if (p.upgradeHead !== undefined) this.assignUpgradeSocket(res);
     const now = performance.now();
     if (p.refusal !== null) {
       req.resume();
@@ -225,7 +281,29 @@ class NodeConnection extends Connection {
     this.beginRequest(start, now);
     const ex = this.exchange;
     if (ex !== null && ex.input !== null) this.attachBody(ex, req, p.chunked);
-    else req.resume();
+    // A node app reads req itself; a refused request's body is dropped.
+    else if (!this.nodeApp || ex === null || ex.finished) req.resume();
+  }
+
+  /** The response to an 'upgrade' request gets the socket node:http has let go of. */
+  private assignUpgradeSocket(res: http.ServerResponse): void {
+    const socket = this.socket;
+    res.assignSocket(socket);
+    // No node:http server follows this response: one that closes ends the socket once it has left.
+    res.once('finish', () => {
+      if (this.state === CLOSING) socket.end();
+    });
+  }
+
+  /** The worker's app is a node app: it gets node:http's req and res (node-cycle.ts). */
+  private get nodeApp(): boolean {
+    return this.core.runner?.ownsBody === true;
+  }
+
+  override nodePair(): NodePair | null {
+    const req = this.req;
+    const res = this.res;
+    return req !== null && res !== null ? { req, res } : null;
   }
 
   private attachBody(ex: Exchange, req: http.IncomingMessage, chunked: boolean): void {
@@ -259,7 +337,7 @@ class NodeConnection extends Connection {
    * ledger, whatever llhttp refused.
    */
   onClientError(err: NodeJS.ErrnoException & { rawPacket?: Buffer; reason?: string }): void {
-    if (this.handover !== null || this.closing) return;
+    if (this.sansIoBytes !== null || this.closing) return;
     if (this.ledger !== null && err.code !== 'HPE_INVALID_EOF_STATE' && this.ledger.parseError(err)) return;
     // RFC 9112 §9.6: bytes after a "Connection: close" request are not a request; the request
     // itself is still answered, and node:http closes after that answer.
@@ -355,6 +433,30 @@ class NodeConnection extends Connection {
     return this.drainWaiter;
   }
 
+  // ---- handing the connection over (spec §3.10) ------------------------------------------------
+
+  /** Only a request node:http handed over as 'upgrade' leaves the connection free to give away. */
+  override canHandOver(): boolean {
+    return super.canHandOver() && this.upgradeHead !== null;
+  }
+
+  protected detach(_ex: Exchange): { socket: net.Socket; head: Buffer } {
+    const head = this.upgradeHead ?? Buffer.alloc(0);
+    this.upgradeHead = null;
+    const res = this.res;
+    if (res !== null) {
+      res.removeAllListeners('finish');
+      res.detachSocket(this.socket);
+    }
+    this.req = null;
+    this.res = null;
+    return { socket: this.socket, head };
+  }
+
+  incomingMessage(_ex: Exchange): http.IncomingMessage {
+    return this.req!;
+  }
+
   // ---- between requests ----------------------------------------------------------------------
 
   protected nextRequest(ex: Exchange): void {
@@ -367,10 +469,18 @@ class NodeConnection extends Connection {
     this.req = null;
     this.res = null;
     this.bytesAtIdle = this.socket.bytesRead;
-    if (this.queue.length === 0 && this.pendingRefusal === null && this.handover === null) return;
+    if (this.upgradeHead !== null) {
+      // node:http stopped parsing at that Upgrade request, which the app answered as an ordinary
+      // one: tsgi's parser reads on, from the bytes node:http read past its head.
+      this.sansIoBytes = this.upgradeHead;
+      this.upgradeHead = null;
+    }
+    if (this.queue.length === 0 && this.pendingRefusal === null && this.sansIoBytes === null) return;
     // RFC 9112 §9.3.2: the next answer waits for this one to have left, so a client that reads
     // nothing makes the worker hold one response, not one per request it pipelined.
-    if (res !== null && !res.writableFinished && !res.destroyed) {
+    // node:http lets go of the socket on 'finish' (writableFinished may come first): a response
+    // to an 'upgrade' request waiting next can only be given the socket after that.
+    if (res !== null && !res.destroyed && (!res.writableFinished || (this.socket as { _httpMessage?: unknown })._httpMessage === res)) {
       this.waitingForFinish = true;
       const go = (): void => {
         res.removeListener('finish', go);
@@ -389,12 +499,12 @@ class NodeConnection extends Connection {
     if (this.state !== IDLE || this.waitingForFinish) return;
     if (this.queue.length > this.unsettled) {
       const next = this.queue.shift()!;
-      if (this.queue.length < QUEUE_HIGH / 4 && this.socket.isPaused() && this.handover === null) this.socket.resume();
+      if (this.queue.length < QUEUE_HIGH / 4 && this.socket.isPaused() && this.sansIoBytes === null) this.socket.resume();
       this.start(next);
       return;
     }
     if (this.unsettled > 0) return;
-    if (this.handover !== null) return this.handOver();
+    if (this.sansIoBytes !== null) return this.switchToSansIo();
     const refusal = this.pendingRefusal;
     if (refusal !== null) {
       this.pendingRefusal = null;
@@ -407,9 +517,9 @@ class NodeConnection extends Connection {
    * connection, from the bytes llhttp may have read otherwise on, with the tsgi engine's
    * connection handling on the same driver (and the same record, counts and timers).
    */
-  private handOver(): void {
-    const bytes = this.handover!;
-    this.handover = null;
+  private switchToSansIo(): void {
+    const bytes = this.sansIoBytes!;
+    this.sansIoBytes = null;
     const socket = this.socket;
     if (socket.destroyed) return;
     socket.removeListener('close', this.onSocketClose);
@@ -429,4 +539,13 @@ class NodeConnection extends Connection {
   destroy(): void {
     this.socket.destroy();
   }
+}
+
+/** The Connection field values of a request, joined, or null when it has none. */
+function connectionField(raw: string[]): string | null {
+  let value: string | null = null;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length === 10 && raw[i]!.toLowerCase() === 'connection') value = value === null ? raw[i + 1]! : `${value},${raw[i + 1]!}`;
+  }
+  return value;
 }

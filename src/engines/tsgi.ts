@@ -5,6 +5,7 @@
  * written here. Everything between the bytes (keep-alive, timeouts, drain, refusals) is the
  * driver's.
  */
+import http from 'node:http';
 import net from 'node:net';
 import { RequestParser } from '../http/parser.js';
 import { NEED_DATA, HEAD, DATA, END, PAUSED, ERROR, CLOSED, type ParserLimits } from '../http/events.js';
@@ -24,6 +25,7 @@ import type { Chunk, Header } from '../gateway/types.js';
 import type { ConnectionInfo } from '../gateway/environ.js';
 import { connectionInfo, pairs } from './connection-info.js';
 import { Connection, EngineCore } from './driver.js';
+import { UPGRADED } from './connection-state.js';
 import type { Exchange } from './exchange.js';
 import { TIME_ORIGIN } from './clock.js';
 import { listenOnHandle, type Engine, type EngineOptions, type InFlightRequest, type ListenHandle } from './engine.js';
@@ -103,6 +105,12 @@ export class TsgiConnection extends Connection {
   private drainWaiter: (() => void) | null = null;
   private drainPromise: Promise<void> | null = null;
   private corked = false;
+  /** The engine's listeners on the socket, kept so a handover (spec §3.10) can remove them. */
+  private readonly readers = {
+    data: (data: Buffer): void => this.onData(data),
+    end: (): void => this.onEnd(),
+    drain: (): void => this.onSocketDrain(),
+  };
 
   constructor(
     core: EngineCore,
@@ -112,9 +120,9 @@ export class TsgiConnection extends Connection {
   ) {
     super(core, adopted?.info ?? connectionInfo(socket), adopted?.openedAt ?? performance.now());
     this.parser = new RequestParser(limits);
-    socket.on('data', (data: Buffer) => this.onData(data));
-    socket.on('end', () => this.onEnd());
-    socket.on('drain', () => this.onSocketDrain());
+    socket.on('data', this.readers.data);
+    socket.on('end', this.readers.end);
+    socket.on('drain', this.readers.drain);
     socket.on('error', () => {
       // ECONNRESET and friends: the client went away; 'close' follows and cleans up.
     });
@@ -131,7 +139,7 @@ export class TsgiConnection extends Connection {
   // ---- reading -------------------------------------------------------------------------------
 
   private onData(data: Buffer): void {
-    if (this.closing) return;
+    if (this.closing || this.state === UPGRADED) return;
     const now = performance.now();
     if (this.headStartedAt === 0 && this.exchange === null && !this.discarding) this.headStartedAt = now;
     this.parser.feed(data);
@@ -144,7 +152,7 @@ export class TsgiConnection extends Connection {
    * node:http reads it): the request is abandoned rather than answered into a half-closed socket.
    */
   private onEnd(): void {
-    if (this.closing) return;
+    if (this.closing || this.state === UPGRADED) return;
     this.parser.feedEnd();
     const ex = this.exchange;
     if (ex !== null && !ex.finished && ex.bodyComplete) {
@@ -169,6 +177,7 @@ export class TsgiConnection extends Connection {
     }
     try {
       while (!this.closing) {
+        if (this.state === UPGRADED) return;
         const ex = this.exchange;
         // A request is with the app: read its body only as fast as the app takes it.
         if (ex !== null && !this.discarding && !ex.bodyComplete && !ex.input!.hungry) break;
@@ -338,6 +347,41 @@ export class TsgiConnection extends Connection {
       this.awaitingDrain = false;
       this.pump(performance.now());
     }
+  }
+
+  // ---- handing the connection over (spec §3.10) ------------------------------------------------
+
+  protected detach(_ex: Exchange): { socket: net.Socket; head: Buffer } {
+    const socket = this.socket;
+    const head = this.parser.takeBuffered();
+    // The app reads the socket from here on: tsgi's reader lets go, and the socket is back in
+    // its initial mode (as node:http leaves it for 'upgrade'), so data waits for the app's reader.
+    socket.removeListener('data', this.readers.data);
+    socket.removeListener('end', this.readers.end);
+    socket.removeListener('drain', this.readers.drain);
+    (socket as unknown as { readableFlowing: boolean | null }).readableFlowing = null;
+    if (this.paused) {
+      this.paused = false;
+      socket.resume();
+      (socket as unknown as { readableFlowing: boolean | null }).readableFlowing = null;
+    }
+    return { socket, head };
+  }
+
+  incomingMessage(ex: Exchange): http.IncomingMessage {
+    // A genuine IncomingMessage, as node:http gives an 'upgrade' listener: complete, with no body.
+    const req = new http.IncomingMessage(this.socket);
+    const start = ex.req;
+    req.method = start.method;
+    req.url = start.target;
+    req.httpVersionMajor = 1;
+    req.httpVersionMinor = start.versionMinor;
+    req.httpVersion = start.versionMinor === 1 ? '1.1' : '1.0';
+    (req as unknown as { _addHeaderLines(h: string[], n: number): void })._addHeaderLines(start.headers, start.headers.length);
+    (req as unknown as { upgrade: boolean }).upgrade = true;
+    req.complete = true;
+    req.push(null);
+    return req;
   }
 
   // ---- between requests ----------------------------------------------------------------------

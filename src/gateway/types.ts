@@ -54,11 +54,23 @@ export interface ErrorStream {
 export type EarlyHints = (headers: Header[]) => void;
 
 /**
- * `environ['tsgi.upgrade']` (spec §3.10): present only on a request that carries `Upgrade`. It
- * hands the app the connection; its exact signature is defined together with the server side of
- * the extension, so this type only says that it is a function.
+ * `environ['tsgi.upgrade']()` (spec §3.10): present only on an HTTP/1.1 request that asks to
+ * switch protocols (`Upgrade`, listed in `Connection`) and has no content. Calling it, before any
+ * byte of the response was sent, hands the app the connection: the app writes the `101` (or any
+ * answer) and the new protocol itself; the server writes and reads nothing more on it. Throws a
+ * TsgiError `TSGI_ERR_UPGRADE` when the connection can no longer be handed over.
  */
-export type Upgrade = (...args: unknown[]) => unknown;
+export type Upgrade = () => UpgradedConnection;
+
+/** What `tsgi.upgrade()` gives the app. */
+export interface UpgradedConnection {
+  /** The connection (a net.Socket, or a TLS socket). The app closes it when it is done. */
+  socket: import('node:stream').Duplex;
+  /** Bytes the server read past the request head: the first bytes of the new protocol. */
+  head: Uint8Array;
+  /** Aborted, with reason `TSGI_ERR_SHUTTING_DOWN`, when the worker begins a graceful stop. */
+  signal: AbortSignal;
+}
 
 /** The per-request dictionary handed to the app (spec §3). */
 export interface Environ {

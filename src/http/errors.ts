@@ -10,7 +10,7 @@ import { REFUSAL_STATUS, type RefusalCode } from '../errors-registry.js';
 export type ParseErrorCode = Exclude<RefusalCode, ServerRefusalCode>;
 
 /** Refusals the server makes on its own (timeouts, routing, load), not the parser. */
-export type ServerRefusalCode = 'TSGI_ERR_HEADER_TIMEOUT' | 'TSGI_ERR_ROOT_PATH' | 'TSGI_ERR_OVERLOADED' | 'TSGI_ERR_CONNECT';
+export type ServerRefusalCode = 'TSGI_ERR_HEADER_TIMEOUT' | 'TSGI_ERR_ROOT_PATH' | 'TSGI_ERR_OVERLOADED' | 'TSGI_ERR_CONNECT' | 'TSGI_ERR_UPGRADE_CONTENT';
 
 /** A refusal the server makes on its own, with the status from the registry. */
 export function serverRefusal(code: ServerRefusalCode, message: string): HttpParseError {

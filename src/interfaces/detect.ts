@@ -19,6 +19,9 @@ import type { App } from '../gateway/types.js';
 import type { FetchApp, FetchHandler } from './fetch.js';
 import type { NodeHandler } from './from-node.js';
 import type { BackgroundTasks } from './wait-until.js';
+import type { EventEmitter } from 'node:events';
+import http from 'node:http';
+import https from 'node:https';
 
 export const INTERFACES = ['auto', 'tsgi', 'fetch', 'node'] as const;
 export type InterfaceChoice = (typeof INTERFACES)[number];
@@ -34,6 +37,19 @@ export interface AdaptedApp {
   native: unknown;
   /** The framework's own shutdown (Fastify's `close()`, an app's `close()`), bound. */
   close?: () => unknown;
+  /** A node app as the server calls it directly (the node runner). */
+  node?: NodeEntry;
+}
+
+/** How the server calls a node app: its listener, and the server object its events go to. */
+export interface NodeEntry {
+  handler: NodeHandler;
+  /** `this` for the handler (Fastify's routing is called on its server). */
+  thisArg?: unknown;
+  /** An http.Server the app built: every request is emitted to its 'request' listeners. */
+  server?: EventEmitter;
+  /** Where 'upgrade' events go (the app's http.Server, Fastify's server): ws, Socket.IO attach there. */
+  upgrades?: EventEmitter;
 }
 
 export class InterfaceError extends TsgiError {
@@ -68,6 +84,11 @@ function isExpressOrConnect(value: unknown): boolean {
   return typeof value === 'function' && fn(value as never, 'handle') && fn(value as never, 'use') && fn(value as never, 'listen');
 }
 
+/** An http.Server (or https.Server) the app built and did not listen on: tsgi emits its events. */
+export function isNodeServer(value: unknown): value is http.Server {
+  return value instanceof http.Server || value instanceof https.Server;
+}
+
 function hasFetch(value: unknown): value is FetchApp {
   return isObjectLike(value) && fn(value, 'fetch');
 }
@@ -93,6 +114,9 @@ function recognise(value: unknown): Kind {
     const name = (value as object).constructor?.name;
     const what = name === 'Hono' ? 'a Hono app' : name === 'H3' ? 'an h3 app' : 'an object with a fetch() method';
     return { interface: 'fetch', what, why: 'it has a fetch(request) method' };
+  }
+  if (isNodeServer(value)) {
+    return { interface: 'node', what: 'a node:http Server', why: "it is an http.Server; its 'request' and 'upgrade' listeners are called as node:http would (tsgi listens, not it)" };
   }
   if (isFastify(value)) return { interface: 'node', what: 'a Fastify instance', why: 'it has ready() and routing(); served after ready() through routing(req, res)' };
   if (isKoa(value)) return { interface: 'node', what: 'a Koa app', why: 'it has callback() and a middleware list; served through callback()' };
@@ -153,8 +177,18 @@ function bound(owner: unknown, method: unknown): (() => unknown) | undefined {
 }
 
 async function asNode(value: unknown, kind: NonNullable<Kind> | null, name: string, verb: string): Promise<AdaptedApp> {
-  if ((typeof value !== 'function' || isClass(value)) && !isFastify(value) && !isKoa(value)) throw notAnApp(value, name, verb);
+  if ((typeof value !== 'function' || isClass(value)) && !isFastify(value) && !isKoa(value) && !isNodeServer(value)) throw notAnApp(value, name, verb);
   const { fromNode } = await import('./from-node.js');
+  if (isNodeServer(value)) {
+    if (value.listening) {
+      throw new InterfaceError('TSGI_ERR_APP_INTERFACE', `${name} ${verb} a node:http Server that is already listening; do not call listen() on it: tsgi binds the sockets and emits the server's events`);
+    }
+    const server = value;
+    const handler: NodeHandler = (req, res) => server.emit('request', req, res);
+    const app = fromNode(handler);
+    app.close = () => closeServer(server);
+    return { interface: 'node', reason: `${kind!.what}: ${kind!.why}`, app, native: handler, node: { handler, server, upgrades: server }, close: app.close };
+  }
   if (isFastify(value)) {
     try {
       await value.ready();
@@ -165,19 +199,33 @@ async function asNode(value: unknown, kind: NonNullable<Kind> | null, name: stri
     const app = fromNode(routing, { thisArg: value.server });
     // Fastify's close() runs its onClose hooks (database pools and the like) at graceful shutdown.
     app.close = bound(value, value.close);
-    return { interface: 'node', reason: `${kind!.what}: ${kind!.why}`, app, native: routing, close: app.close };
+    // @fastify/websocket and friends listen for 'upgrade' on fastify.server.
+    const upgrades = value.server instanceof http.Server ? { upgrades: value.server } : {};
+    return { interface: 'node', reason: `${kind!.what}: ${kind!.why}`, app, native: routing, close: app.close, node: { handler: routing, thisArg: value.server, ...upgrades } };
   }
   if (isKoa(value)) {
     const handler = value.callback();
-    return { interface: 'node', reason: `${kind!.what}: ${kind!.why}`, app: fromNode(handler), native: handler };
+    return { interface: 'node', reason: `${kind!.what}: ${kind!.why}`, app: fromNode(handler), native: handler, node: { handler } };
   }
   if (typeof value !== 'function' || isClass(value)) throw notAnApp(value, name, verb);
   const handler = value as NodeHandler;
   const reason = kind !== null ? `${kind.what}: ${kind.why}` : '--interface node: a (req, res) handler';
   const app = fromNode(handler);
   app.close = bound(value, (value as { close?: unknown }).close);
-  return { interface: 'node', reason, app, native: handler, close: app.close };
+  return { interface: 'node', reason, app, native: handler, close: app.close, node: { handler } };
 }
+
+/**
+ * A server tsgi never let listen: close() would fail with ERR_SERVER_NOT_RUNNING, but its 'close'
+ * listeners (Socket.IO's, ws's) are what a shutdown should run.
+ */
+export function closeServer(server: EventEmitter): void {
+  if (closed.has(server)) return;
+  closed.add(server);
+  server.emit('close');
+}
+
+const closed = new WeakSet<EventEmitter>();
 
 /**
  * The TSGI app serving `value` through the interface `choice` names. `name` is how messages

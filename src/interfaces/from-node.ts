@@ -13,6 +13,7 @@ import LightResponse from 'light-my-request/lib/response.js';
 import type { App, Body, Environ, Header, StartResponse } from '../gateway/types.js';
 import { readFromInput } from './input-stream.js';
 import { nodeUrl } from './node-url.js';
+import { responseFields } from './node-fields.js';
 
 /** A node:http request listener. */
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => unknown;
@@ -116,17 +117,6 @@ function pin(target: object, methods: [string, unknown][]): void {
   for (let i = 0; i < methods.length; i++) (target as Record<string, unknown>)[methods[i]![0]] = methods[i]![1];
 }
 
-function responseFields(res: ServerResponse): Header[] {
-  const fields: Header[] = [];
-  // getRawHeaderNames() keeps the case the handler used (node 15.13+; not in @types/node 20).
-  for (const name of (res as unknown as { getRawHeaderNames(): string[] }).getRawHeaderNames()) {
-    const value = res.getHeader(name);
-    if (value === undefined) continue;
-    if (Array.isArray(value)) for (const item of value) fields.push([name, String(item)]);
-    else fields.push([name, String(value)]);
-  }
-  return fields;
-}
 
 function errorOf(value: unknown): Error {
   return value instanceof Error ? value : new Error(String(value));

@@ -10,3 +10,4 @@
  */
 export { fromNode, nodeRequest, type FromNodeOptions, type NodeHandler } from './from-node.js';
 export { toNode, environFromNode, type ToNodeOptions } from './to-node.js';
+export { server } from './upgrade-server.js';

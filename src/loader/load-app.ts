@@ -12,7 +12,7 @@
 import { relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { App } from '../gateway/types.js';
-import { adaptApp, InterfaceError, type InterfaceChoice, type InterfaceName } from '../interfaces/detect.js';
+import { adaptApp, InterfaceError, type InterfaceChoice, type InterfaceName, type NodeEntry } from '../interfaces/detect.js';
 import { AppAttributeError, AppFactoryError, AppImportError, AppLoadError, AppNotCallableError } from './errors.js';
 import { describeError, describeImportError, describeType, isClass } from './describe.js';
 import { resolveModulePath } from './resolve.js';
@@ -30,6 +30,8 @@ export interface LoadedApp {
   native: unknown;
   /** The app's own `close()`, bound to it, when it has one (awaited at graceful shutdown). */
   close?: () => unknown;
+  /** A node app as the server calls it directly (the node runner). */
+  node?: NodeEntry;
   /** Absolute path of the module the app came from. */
   modulePath: string;
 }
@@ -87,6 +89,7 @@ export async function loadApp(spec: string, cwd: string, options: LoadOptions = 
     native: adapted.native,
     modulePath,
     ...(adapted.close !== undefined ? { close: adapted.close } : {}),
+    ...(adapted.node !== undefined ? { node: adapted.node } : {}),
   };
 }
 

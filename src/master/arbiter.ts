@@ -19,7 +19,10 @@ import { moveAsideForUpgrade, removePidfile, writePidfile } from './pidfile.js';
 import { transition, type WorkerState } from './worker-state.js';
 import { EXIT_APP_LOAD_ERROR, EXIT_BOOT_ERROR } from '../ipc/exit-codes.js';
 import {
+  reviveError,
+  WATCHDOG_FD,
   WORKER_ENV,
+  type WatchdogReport,
   type MasterMessage,
   type WorkerBootInfo,
   type WorkerInfo,
@@ -27,6 +30,11 @@ import {
   type InFlightRequest,
 } from '../ipc/messages.js';
 import { Reloader } from './reloader.js';
+import { socketOwner } from '../worker/privileges.js';
+import { raiseOwnOpenFileLimit } from '../worker/descriptors.js';
+import { installProcessPolicy } from '../worker/process-policy.js';
+import { chownSync } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { Observer, restartCause } from './observe.js';
 import { OrphanReaper } from './reaper.js';
 import { parseAppSpec } from '../loader/spec.js';
@@ -65,6 +73,8 @@ interface WorkerRecord {
   retiredAt: number;
   aborted: boolean;
   serving: InFlightRequest[];
+  /** What its watchdog reported since the last heartbeat: the event loop is stuck, in this request. */
+  stalled: WatchdogReport | null;
 }
 
 export interface ArbiterOptions {
@@ -74,8 +84,6 @@ export interface ArbiterOptions {
   argv: string[];
   /** The directory the command line is relative to. */
   startCwd: string;
-  /** Whether --umask was given (Gunicorn applies it; tsgi leaves the inherited umask otherwise). */
-  umaskSet: boolean;
   log: Logger;
   reopenLogs: () => void;
 }
@@ -108,6 +116,8 @@ export class Arbiter {
   private upgrade: ChildProcess | null = null;
   private pidfile: string | null = null;
   private reloader: Reloader | null = null;
+  /** The app load error last logged; the same one from the next workers is not logged again. */
+  private lastLoadError: string | null = null;
   /** --metrics-bind, --statsd-host */
   private observer: Observer | null = null;
   private loopAt = Date.now();
@@ -146,14 +156,25 @@ export class Arbiter {
   async run(): Promise<number> {
     const config = this.config;
     process.title = `tsgi: master [${config.name ?? this.options.app}]`;
+    installProcessPolicy({
+      log: this.log,
+      continuing: 'the master goes on',
+      retiring: 'the master stops gracefully (exit code 1); its workers finish their requests',
+      onUncaught: () => {
+        if (this.exitCode === 0) this.exitCode = 1;
+        this.stop(true);
+        this.wake?.();
+      },
+    });
     await runHook(config, 'onStarting', this.log, this.server);
-    if (this.options.umaskSet) process.umask(config.umask);
+    // Before any worker is forked: they inherit it.
+    raiseOwnOpenFileLimit(this.log);
     // The pid file first: a second tsgi given the same file stops before touching any socket.
     if (config.pid !== null) {
       writePidfile(config.pid);
       this.pidfile = config.pid;
     }
-    const { sockets, source } = await openSockets(config.bind);
+    const { sockets, source } = await this.openWithUmask();
     this.sockets = sockets;
     if (source === 'systemd') this.log.info(`Using ${sockets.length} socket(s) passed by systemd (LISTEN_FDS); --bind is not used`);
     this.observer = await Observer.start(
@@ -177,7 +198,11 @@ export class Arbiter {
     this.log.info(`Using engine: ${config.http}`);
     for (const sig of SIGNALS) process.on(sig, () => this.enqueue(sig));
     this.reaper = OrphanReaper.forPid1(this.log);
-    cluster.setupPrimary({ exec: WORKER_ENTRY, args: [], silent: false });
+    // Standard streams shared with the master; fd 3 the IPC channel; WATCHDOG_FD a pipe for the
+    // watchdog thread, which can report while the worker's event loop (and so IPC) is stuck.
+    const stdio: ('inherit' | 'ipc' | 'pipe')[] = ['inherit', 'inherit', 'inherit', 'ipc'];
+    stdio[WATCHDOG_FD] = 'pipe';
+    cluster.setupPrimary({ exec: WORKER_ENTRY, args: [], stdio });
     cluster.on('message', (worker, msg: WorkerMessage) => this.onWorkerMessage(worker, msg));
     cluster.on('exit', (worker, code, signal) => this.onWorkerExit(worker, code, signal));
     this.manageWorkers();
@@ -201,6 +226,28 @@ export class Arbiter {
     if (this.pidfile !== null) removePidfile(this.pidfile);
     this.log.info('Shutting down: Master');
     return this.exitCode;
+  }
+
+  /**
+   * --umask, as Gunicorn applies it: to the files tsgi creates itself, here its unix sockets, only
+   * while they are created. The default 0 makes a socket connectable by any user (an Nginx as
+   * www-data); the workers, and the files the app writes, keep the umask tsgi was started with.
+   * With --user/--group the sockets are theirs, so a stricter umask still lets them in.
+   */
+  private async openWithUmask(): Promise<Awaited<ReturnType<typeof openSockets>>> {
+    const inherited = process.umask(this.config.umask);
+    let opened: Awaited<ReturnType<typeof openSockets>>;
+    try {
+      opened = await openSockets(this.config.bind);
+    } finally {
+      process.umask(inherited);
+    }
+    // Only the socket files created here; inherited ones (systemd, fd://, USR2) are someone else's.
+    const owner = socketOwner(this.config);
+    if (owner !== null) {
+      for (const s of opened.sockets) if (s.owned && s.address.kind === 'unix') chownSync(s.address.path, owner.uid, owner.gid);
+    }
+    return opened;
   }
 
   /** --reload: one watcher, here in the master; a change is a reload like HUP. */
@@ -402,6 +449,8 @@ export class Arbiter {
     }
     await runHook(this.config, 'onReload', this.log, this.server);
     this.generation++;
+    // A new attempt: its failure is news even if it is the same as the last one.
+    this.lastLoadError = null;
     let marked = 0;
     for (const record of this.workers.values()) {
       if ((record.state === 'booting' || record.state === 'ready') && record.replace === null) {
@@ -492,7 +541,7 @@ export class Arbiter {
     void runHook(this.config, 'preFork', this.log, this.server, { age, generation: this.generation });
     const worker = cluster.fork({ [WORKER_ENV]: JSON.stringify(boot) });
     const now = Date.now();
-    this.workers.set(worker.id, {
+    const record: WorkerRecord = {
       worker,
       pid: worker.process.pid!,
       state: 'booting',
@@ -506,6 +555,17 @@ export class Arbiter {
       retiredAt: 0,
       aborted: false,
       serving: [],
+      stalled: null,
+    };
+    this.workers.set(worker.id, record);
+    // A message sent as the worker exits fails with EPIPE, emitted later as an 'error' event: that
+    // worker is going anyway, and its exit is handled; the event must not end the master.
+    worker.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE' || err.code === 'ERR_IPC_CHANNEL_CLOSED') this.log.debug({ err }, `could not message worker ${record.pid}: it is exiting`);
+      else this.log.warn({ err }, `worker ${record.pid}: ${err.message}`);
+    });
+    readWatchdog(worker, (report) => {
+      record.stalled = report;
     });
     this.log.info(`Booting worker with pid: ${worker.process.pid}`);
   }
@@ -529,9 +589,9 @@ export class Arbiter {
       if ((r.state !== 'ready' && r.state !== 'booting') || now - r.lastHeartbeat <= limit) continue;
       r.aborted = true;
       if (this.observer !== null) this.observer.metrics.heartbeatsMissed++;
-      const serving = r.serving.length === 0 ? 'no request in flight at its last heartbeat' : `it was serving ${r.serving.map((s) => `${s.method} ${s.target} (${(s.ms / 1000).toFixed(1)}s)`).join(', ')}`;
+      const serving = describeServing(r, now);
       this.log.error(
-        { workerPid: r.pid, serving: r.serving },
+        { workerPid: r.pid, serving: r.serving, stalled: r.stalled?.request ?? undefined },
         `WORKER TIMEOUT (pid: ${r.pid}): no heartbeat for ${((now - r.lastHeartbeat) / 1000).toFixed(1)}s (--timeout ${this.config.timeout}s, ${r.state}); ${serving}. Aborting it; a blocked event loop (synchronous work) is the usual cause`,
       );
       void runHook(this.config, 'workerAbort', this.log, this.workerInfo(r));
@@ -561,6 +621,7 @@ export class Arbiter {
         if (record.state === 'booting') record.state = transition(record.state, 'ready');
         record.readyAt = Date.now();
         record.broken = msg.broken;
+        if (!msg.broken) this.lastLoadError = null;
         this.everReady = true;
         this.log.info(`Worker ready (pid: ${record.pid})${msg.broken ? ' serving the load error page' : ''}`);
         this.manageWorkers();
@@ -568,6 +629,7 @@ export class Arbiter {
         break;
       case 'heartbeat':
         record.serving = msg.serving;
+        record.stalled = null;
         this.checkMemory(record, msg.rss);
         break;
       case 'metrics':
@@ -579,7 +641,29 @@ export class Arbiter {
           this.manageWorkers();
         }
         break;
+      case 'retiring':
+        if (record.state === 'ready' || record.state === 'booting') {
+          record.replace = msg.reason;
+          this.backOff(record);
+          this.retire(record, true);
+          this.manageWorkers();
+        }
+        break;
+      case 'load-failed':
+        this.logLoadFailure(record, msg);
+        break;
     }
+  }
+
+  /** Once per distinct error: every worker of a generation fails to load the app the same way. */
+  private logLoadFailure(record: WorkerRecord, msg: Extract<WorkerMessage, { type: 'load-failed' }>): void {
+    if (msg.message === this.lastLoadError) {
+      this.log.debug(`Worker (pid: ${record.pid}) could not load the app either (the same error)`);
+      return;
+    }
+    this.lastLoadError = msg.message;
+    const then = msg.fallback ? '; serving the error page until a change fixes it' : '';
+    this.log.error({ err: reviveError(msg.err), workerPid: record.pid }, `could not load the app: ${msg.message}${then}`);
   }
 
   private maybeRunWhenReady(): void {
@@ -629,12 +713,19 @@ export class Arbiter {
       return;
     }
     // A crash at run time: replace it, backing off when crashes come in a row.
+    this.log.error(`Worker (pid: ${record.pid}) exited unexpectedly (${how}); starting a new one${this.backOff(record)}`);
+  }
+
+  /**
+   * A worker crashed (it died, or retires after an uncaught exception): its replacement waits a
+   * pause that doubles with each crash in a row. Returns what the log line should add.
+   */
+  private backOff(record: WorkerRecord): string {
     const lived = record.readyAt === 0 ? 0 : Date.now() - record.readyAt;
     this.crashes = lived > STABLE_MS ? 1 : this.crashes + 1;
     const delay = Math.min(100 * 2 ** (this.crashes - 1), MAX_BACKOFF_MS);
     this.nextSpawnAt = Date.now() + delay;
-    const backoff = this.crashes > 1 ? `; crash ${this.crashes} in a row, waiting ${(delay / 1000).toFixed(1)}s before the next` : '';
-    this.log.error(`Worker (pid: ${record.pid}) exited unexpectedly (${how}); starting a new one${backoff}`);
+    return this.crashes > 1 ? `; crash ${this.crashes} in a row, waiting ${(delay / 1000).toFixed(1)}s before the next` : '';
   }
 
   /** Exit codes 3 and 4: the worker could not start at all. */
@@ -696,4 +787,37 @@ export class Arbiter {
       this.log.warn({ err }, `could not message worker ${worker.process.pid}`);
     }
   }
+}
+
+/** The requests of a worker that missed its heartbeat, for the WORKER TIMEOUT line. */
+function describeServing(r: WorkerRecord, now: number): string {
+  const shown = (method: string, target: string, ms: number): string => `${method} ${target} (${(ms / 1000).toFixed(1)}s)`;
+  const stalled = r.stalled?.request ?? null;
+  if (stalled !== null) {
+    // Named by the watchdog: the request handed to the app when the event loop stopped.
+    const others = r.serving.filter((s) => s.method !== stalled.method || s.target !== stalled.target);
+    const also = others.length === 0 ? '' : `; also in flight at its last heartbeat: ${others.map((s) => shown(s.method, s.target, s.ms)).join(', ')}`;
+    return `it was serving ${shown(stalled.method, stalled.target, now - stalled.startedAt)}${also}`;
+  }
+  return r.serving.length === 0 ? 'no request in flight at its last heartbeat' : `it was serving ${r.serving.map((s) => shown(s.method, s.target, s.ms)).join(', ')}`;
+}
+
+/** Lines from a worker's watchdog pipe (WATCHDOG_FD). */
+function readWatchdog(worker: ClusterWorker, onReport: (report: WatchdogReport) => void): void {
+  const pipe = worker.process.stdio[WATCHDOG_FD] as Readable | null | undefined;
+  if (pipe === null || pipe === undefined) return;
+  let partial = '';
+  pipe.setEncoding('utf8');
+  pipe.on('data', (chunk: string) => {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) {
+      try {
+        onReport(JSON.parse(line) as WatchdogReport);
+      } catch {
+        // Not a report; nothing else writes there.
+      }
+    }
+  });
+  pipe.on('error', () => {});
 }

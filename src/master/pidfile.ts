@@ -1,5 +1,5 @@
 /** --pid FILE: the master's pid, written at start and removed at exit (only if still ours). */
-import { readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, fchmodSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { TsgiError } from '../errors.js';
 
 export class PidfileError extends TsgiError {
@@ -31,7 +31,15 @@ export function writePidfile(path: string): void {
   if (existing !== null && existing !== process.pid && existing !== process.ppid && alive(existing)) {
     throw new PidfileError(`${path} names a running process (pid ${existing}); stop it or choose another --pid file`);
   }
-  writeFileSync(path, `${process.pid}\n`);
+  // 0644 whatever the umask (--umask is 0 by default, which would make it world-writable, and a
+  // writable pid file lets anyone point the next `kill "$(cat tsgi.pid)"` at another process).
+  const fd = openSync(path, 'w', 0o644);
+  try {
+    fchmodSync(fd, 0o644);
+    writeSync(fd, `${process.pid}\n`);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export function removePidfile(path: string): void {

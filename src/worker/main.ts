@@ -8,21 +8,41 @@ import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/settings.js';
 import { parserLimits } from '../config/limits.js';
 import { createLogger, reopen, type Logger } from '../log.js';
-import type { App, ErrorStream } from '../gateway/types.js';
+import type { App, Environ } from '../gateway/types.js';
 import { backgroundTasks } from '../interfaces/wait-until.js';
 import { loadApp } from '../loader/load-app.js';
 import { errorPageApp } from './error-page.js';
 import { AccessLog } from './access-log.js';
+import { LineBufferedErrors } from './error-stream.js';
+import { isDescriptorShortage, Shortage } from './descriptors.js';
+import { CurrentRequest } from './current-request.js';
+import { Watchdog } from './watchdog.js';
+import { installProcessPolicy } from './process-policy.js';
 import { WorkerMetrics } from './metrics.js';
 import { TsgiEngine } from '../engines/tsgi.js';
 import { NodeEngine } from '../engines/node.js';
+import { createRunner } from '../engines/runners.js';
+import type { Runner } from '../engines/runner.js';
 import type { Engine, EngineOptions, ListenHandle, RequestRecord } from '../engines/engine.js';
 import { EXIT_APP_LOAD_ERROR, EXIT_BOOT_ERROR, EXIT_OK } from '../ipc/exit-codes.js';
-import { WORKER_ENV, type MasterMessage, type WorkerBootInfo, type WorkerInfo, type WorkerMessage } from '../ipc/messages.js';
+import { WORKER_ENV, type MasterMessage, type SerializedError, type WorkerBootInfo, type WorkerInfo, type WorkerMessage } from '../ipc/messages.js';
+import { stdSerializers } from 'pino';
 import { runHook, runHookSync } from '../config/hooks.js';
 import { dropPrivileges } from './privileges.js';
 
 const ENGINES = { tsgi: TsgiEngine, node: NodeEngine } as const;
+
+/**
+ * A node app needs node:http's own IncomingMessage and ServerResponse, which node:http makes as it
+ * parses: on --http tsgi it is served by the node engine's path (docs/interfaces.md has why).
+ */
+function engineFor(http: keyof typeof ENGINES, runner: Runner | null, log: Logger): keyof typeof ENGINES {
+  if (http === 'tsgi' && runner?.interface === 'node') {
+    log.info('a node app gets node:http request objects: serving it through the node engine (llhttp, with the tsgi parser\'s checks)');
+    return 'node';
+  }
+  return http;
+}
 
 class Worker {
   private readonly handles: ListenHandle[] = [];
@@ -33,12 +53,16 @@ class Worker {
   private broken = false;
   private timers: NodeJS.Timeout[] = [];
   private requests = 0;
-  private lastBeat = 0;
-  private beatArmed = false;
   private readonly maxRequests: number;
   private recycleAsked = false;
   private readonly info: WorkerInfo;
   private readonly accessLog: AccessLog | null;
+  /** environ['tsgi.errors'], shared by every request of this worker. */
+  private readonly errors: LineBufferedErrors;
+  private shortage: Shortage | null = null;
+  /** The request last handed to the app, for the watchdog (with --timeout) and crash reports. */
+  private readonly current: CurrentRequest | null;
+  private watchdog: Watchdog | null = null;
   private readonly metrics: WorkerMetrics | null;
 
   constructor(
@@ -55,6 +79,8 @@ class Worker {
       config.metricsBind === null && config.statsdHost === null
         ? null
         : new WorkerMetrics((msg, done) => (process.connected ? process.send!(msg, undefined, undefined, done) : done?.()), { sampleDurations: config.statsdHost !== null });
+    this.errors = new LineBufferedErrors(log);
+    this.current = config.timeout > 0 ? new CurrentRequest() : null;
   }
 
   async start(early: EarlyMessages): Promise<void> {
@@ -69,6 +95,13 @@ class Worker {
     // not die of the default action (SIGHUP/SIGUSR2 terminate, SIGTTIN/SIGTTOU stop the process).
     for (const sig of ['SIGHUP', 'SIGUSR2', 'SIGTTIN', 'SIGTTOU'] as const) process.on(sig, () => {});
     process.title = `tsgi: worker [${this.config.name ?? this.boot.app}]`;
+    installProcessPolicy({
+      log: this.log,
+      current: () => this.current,
+      continuing: 'the worker goes on serving',
+      retiring: 'this worker is retiring: a replacement starts, the requests in flight finish (bounded by --graceful-timeout)',
+      onUncaught: () => this.retire('uncaught exception'),
+    });
     await runHook(this.config, 'postFork', this.log, null, this.info);
     try {
       dropPrivileges(this.config);
@@ -79,29 +112,33 @@ class Worker {
     }
 
     let app: App;
+    let runner: Runner | null = null;
     try {
-      // A fetch or node app runs as TSGI through tsgi/fetch or tsgi/node.
       const loaded = await loadApp(this.boot.app, process.cwd(), { interface: this.config.interface });
       this.log.info(`serving ${this.boot.app} as a ${loaded.interface} app (${loaded.reason})`);
       app = loaded.app;
+      // A fetch or node app is called by its own runner, without a TSGI round trip (docs/interfaces.md).
+      runner = createRunner(loaded, this.log);
     } catch (err) {
-      if (!this.boot.fallbackOnLoadError) {
-        this.log.fatal({ err }, `could not load the app: ${(err as Error).message}`);
+      const fallback = this.boot.fallbackOnLoadError;
+      await this.reportLoadFailure(err, fallback);
+      if (!fallback) {
         this.exit(EXIT_APP_LOAD_ERROR);
         return;
       }
       // --reload with nothing working yet: keep serving, show the error, wait for a fix.
-      this.log.error({ err }, `could not load the app: ${(err as Error).message}; serving the error page until a change fixes it`);
       app = errorPageApp(err);
       this.broken = true;
     }
     this.app = app;
     const config = this.config;
     const options: EngineOptions = {
-      app: this.wrapApp(app),
+      app,
+      ...(runner !== null ? { runner } : {}),
+      ...this.beforeApp(),
       log: this.log,
       // spec §3.6: a reload overlap, TTIN or USR2 can always run another copy of the app.
-      server: { scriptName: config.rootPath, multiprocess: true, errors: errorStream(this.log) },
+      server: { scriptName: config.rootPath, multiprocess: true, errors: this.errors },
       limits: parserLimits(config),
       keepalive: config.keepalive,
       backlog: config.backlog,
@@ -110,36 +147,56 @@ class Worker {
       bodyTimeout: config.bodyTimeout,
       limitConcurrency: config.limitConcurrency,
       workerConnections: config.workerConnections,
+      onRequestStart: this.current !== null ? (method, target) => this.requestStarted(method, target) : undefined,
       onRequestDone:
         this.maxRequests > 0 || config.postRequest !== null || this.accessLog !== null || this.metrics !== null ? (record) => this.requestDone(record) : undefined,
     };
-    this.engine = new ENGINES[config.http](options);
+    this.engine = new ENGINES[engineFor(config.http, runner, this.log)](options);
     await runHook(config, 'postWorkerInit', this.log, this.info);
     this.send({ type: 'booted' });
   }
 
-  /**
-   * Per-request work the worker adds around the app, only when configured: the preRequest hook,
-   * and an early heartbeat so that a request which blocks the event loop right away is still
-   * named in the master's timeout message.
-   */
-  private wrapApp(app: App): App {
-    const pre = this.config.preRequest !== null;
-    const beat = this.config.timeout > 0;
-    if (!pre && !beat) return app;
-    return (environ, startResponse) => {
-      if (beat) {
-        // The first request after each periodic heartbeat, and any request 100 ms after the last
-        // report, is reported at once: a few messages a second at most, whatever the load.
-        const now = Date.now();
-        if ((this.beatArmed || now - this.lastBeat > 100) && this.engine !== null) {
-          this.beatArmed = false;
-          this.heartbeat(this.engine, now);
-        }
-      }
-      if (pre) runHookSync(this.config, 'preRequest', this.log, this.info, environ);
-      return app(environ, startResponse);
+  /** To the master, which logs it once for all the workers that fail alike; here if there is no master to tell. */
+  private async reportLoadFailure(err: unknown, fallback: boolean): Promise<void> {
+    const error = err instanceof Error ? err : new Error(String(err));
+    const message = error.message;
+    if (!process.connected) {
+      this.log.error({ err: error }, `could not load the app: ${message}`);
+      return;
+    }
+    const msg: WorkerMessage = { type: 'load-failed', message, err: stdSerializers.err(error) as SerializedError, fallback };
+    await new Promise<void>((resolve) => process.send!(msg, undefined, {}, () => resolve()));
+  }
+
+  /** The preRequest hook, when configured, called with the environ just before the app (any interface). */
+  private beforeApp(): Pick<EngineOptions, 'beforeApp'> {
+    if (this.config.preRequest === null) return {};
+    const beforeApp = (environ: Environ): void => {
+      runHookSync(this.config, 'preRequest', this.log, this.info, environ);
     };
+    return { beforeApp };
+  }
+
+  /**
+   * A request is handed to the app: recorded where the watchdog thread can read it if the app
+   * then blocks the event loop (EngineOptions.onRequestStart).
+   */
+  private requestStarted(method: string, target: string): void {
+    this.current?.record(method, target, Date.now());
+  }
+
+  /**
+   * After an uncaught exception: the master replaces this worker at once (with its crash
+   * backoff), and the worker finishes what it has, bounded by --graceful-timeout, taking nothing
+   * new. Before it serves there is nothing to finish, and it counts as a failed boot.
+   */
+  private retire(reason: string): void {
+    if (!this.serving) {
+      this.exit(EXIT_BOOT_ERROR);
+      return;
+    }
+    this.send({ type: 'retiring', reason });
+    void this.stop(true);
   }
 
   private requestDone(record: RequestRecord): void {
@@ -184,24 +241,41 @@ class Worker {
     this.send({ type: 'ready', broken: this.broken });
     this.metrics?.start(engine);
     const config = this.config;
-    if (config.timeout > 0) {
-      this.every(Math.min(1000, (config.timeout * 1000) / 4), () => {
-        this.heartbeat(engine);
-        this.beatArmed = true;
-      });
+    this.shortage = new Shortage(this.log, () => engine.connections);
+    // Heartbeats carry the memory use too, so they run even with --timeout 0 (the master then
+    // only ignores their timing); at least once a second, four times per --timeout.
+    const beat = config.timeout > 0 ? Math.min(1000, (config.timeout * 1000) / 4) : 1000;
+    this.every(beat, 'heartbeat', () => {
       this.heartbeat(engine);
-      this.beatArmed = true;
-    }
+    });
+    this.heartbeat(engine);
+    if (this.current !== null) this.watchdog = new Watchdog(this.current, beat, this.log);
   }
 
   /** Sent from the event loop: a loop blocked by synchronous work goes silent. */
   private heartbeat(engine: Engine, now = Date.now()): void {
-    this.lastBeat = now;
-    this.send({ type: 'heartbeat', rss: process.memoryUsage.rss(), requests: this.requests, serving: engine.inFlight().slice(0, 5) });
+    this.current?.tick(now);
+    const rss = this.shortage?.sample(now) ?? 0;
+    this.send({ type: 'heartbeat', rss, requests: this.requests, serving: engine.inFlight().slice(0, 5) });
   }
 
-  private every(ms: number, fn: () => void): void {
-    const t = setInterval(fn, ms);
+  /**
+   * A periodic task of the worker. Nothing thrown from it may end the process (it would drop every
+   * request on it): a shortage of descriptors is reported as such, anything else once until the
+   * task succeeds again.
+   */
+  private every(ms: number, name: string, fn: () => void): void {
+    let failing = false;
+    const t = setInterval(() => {
+      try {
+        fn();
+        failing = false;
+      } catch (err) {
+        if (isDescriptorShortage(err)) this.shortage?.begin(Date.now(), err as NodeJS.ErrnoException);
+        else if (!failing) this.log.error({ err }, `the worker's ${name} failed: ${(err as Error)?.message ?? String(err)}; the worker goes on`);
+        failing = true;
+      }
+    }, ms);
     t.unref();
     this.timers.push(t);
   }
@@ -215,6 +289,7 @@ class Worker {
   async stop(graceful: boolean): Promise<void> {
     if (this.stopping && graceful) return;
     this.stopping = true;
+    this.watchdog?.stop();
     for (const t of this.timers) clearInterval(t);
     const engine = this.engine;
     if (!graceful || engine === null) {
@@ -263,19 +338,10 @@ class Worker {
   }
 
   private exit(code: number): void {
+    this.errors.flush();
     this.accessLog?.flush();
     process.exit(code);
   }
-}
-
-function errorStream(log: Logger): ErrorStream {
-  return {
-    write(message: string): void {
-      const text = message.trimEnd();
-      if (text !== '') log.error(text);
-    },
-    flush(): void {},
-  };
 }
 
 /**
@@ -308,6 +374,8 @@ async function main(): Promise<void> {
     process.exit(EXIT_BOOT_ERROR);
   }
   const boot = JSON.parse(raw) as WorkerBootInfo;
+  // The app's environment, and what it passes to its own children, is the user's, not tsgi's.
+  delete process.env[WORKER_ENV];
   let config: Config;
   try {
     // The same sources as the master, so hooks (functions) come from the config file itself.

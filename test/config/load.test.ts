@@ -6,22 +6,22 @@ const scratch = scratchDirectory();
 afterAll(() => scratch.cleanup());
 const cwd = scratch.dir;
 
-describe('precedence: CLI > TSGI_CMD_ARGS > TSGI_<NAME> > config file > defaults', () => {
+describe('precedence: CLI > TSGI_CMD_ARGS > TSGI_<FLAG> > config file > defaults', () => {
   const file = scratch.write('layers.json', JSON.stringify({ workers: 2, timeout: 2, keepalive: 2, backlog: 2, name: 'file' }));
-  const env = { TSGI_CONFIG: file, TSGI_WORKERS: '3', TSGI_TIMEOUT: '3', TSGI_KEEPALIVE: '3', TSGI_CMD_ARGS: '-w 4 -t 4' };
+  const env = { TSGI_CONFIG: file, TSGI_WORKERS: '3', TSGI_TIMEOUT: '3', TSGI_KEEP_ALIVE: '3', TSGI_CMD_ARGS: '-w 4 -t 4' };
 
   test('each setting comes from the highest source that has it, and says which', async () => {
     const { config, sources } = await loadConfig(['--workers', '5'], env, cwd);
     expect([config.workers, sources.workers]).toEqual([5, 'cli']);
     expect([config.timeout, sources.timeout]).toEqual([4, 'env']); // TSGI_CMD_ARGS
-    expect([config.keepalive, sources.keepalive]).toEqual([3, 'env']); // TSGI_KEEPALIVE
+    expect([config.keepalive, sources.keepalive]).toEqual([3, 'env']); // TSGI_KEEP_ALIVE
     expect([config.backlog, sources.backlog]).toEqual([2, 'file']);
     expect([config.name, sources.name]).toEqual(['file', 'file']);
     expect([config.gracefulTimeout, sources.gracefulTimeout]).toEqual([30, 'default']);
     expect([config.config, sources.config]).toEqual([file, 'env']);
   });
 
-  test('TSGI_CMD_ARGS beats TSGI_<NAME>', async () => {
+  test('TSGI_CMD_ARGS beats TSGI_<FLAG>', async () => {
     const { config } = await loadConfig([], { TSGI_WORKERS: '3', TSGI_CMD_ARGS: '--workers 4' }, cwd);
     expect(config.workers).toBe(4);
   });

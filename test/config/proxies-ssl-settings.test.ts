@@ -21,7 +21,7 @@ describe('forwardedAllowIps and proxyAllowIps', () => {
     expect((await load(['--forwarded-allow-ips', '10.0.0.0/8,fd00::/8'])).forwardedAllowIps).toEqual(['10.0.0.0/8', 'fd00::/8']);
     expect((await load(['--forwarded-allow-ips', '10.0.0.1', '--forwarded-allow-ips', '10.0.0.2'])).forwardedAllowIps).toEqual(['10.0.0.1', '10.0.0.2']);
     expect((await load(['--proxy-allow-from', '*'])).proxyAllowIps).toEqual(['*']);
-    expect((await load([], { TSGI_PROXY_ALLOW_IPS: '192.0.2.0/24' })).proxyAllowIps).toEqual(['192.0.2.0/24']);
+    expect((await load([], { TSGI_PROXY_ALLOW_FROM: '192.0.2.0/24' })).proxyAllowIps).toEqual(['192.0.2.0/24']);
   });
 
   test('a bad entry is a config error naming the setting and what to write', async () => {

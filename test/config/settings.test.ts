@@ -26,10 +26,16 @@ describe('the settings table', () => {
     expect(flags).not.toContain('-v');
   });
 
-  test('environment variables are TSGI_ + SCREAMING_SNAKE name', () => {
-    for (const setting of ALL) if (setting.env !== null) expect(setting.env).toBe(envName(setting.name));
-    expect(envName('gracefulTimeout')).toBe('TSGI_GRACEFUL_TIMEOUT');
-    expect(envName('limitRequestFieldSize')).toBe('TSGI_LIMIT_REQUEST_FIELD_SIZE');
+  test('environment variables are TSGI_ + the long flag (the app: its name), and unique', () => {
+    for (const setting of ALL) if (setting.env !== null) expect(setting.env).toBe(envName(setting.name, setting.cli));
+    expect(envName('gracefulTimeout', ['--graceful-timeout'])).toBe('TSGI_GRACEFUL_TIMEOUT');
+    expect(envName('accessLog', ['--access-logfile'])).toBe('TSGI_ACCESS_LOGFILE');
+    expect(envName('workers', ['-w', '--workers'])).toBe('TSGI_WORKERS');
+    expect(envName('app', [])).toBe('TSGI_APP');
+    const names = ALL.flatMap((setting) => (setting.env === null ? [] : [setting.env]));
+    expect(new Set(names).size).toBe(names.length);
+    // Hooks are functions: only a config file can hold one.
+    for (const setting of ALL) if (setting.type === 'hook') expect(setting.env).toBeNull();
   });
 
   test('every setting is documented and in a known section', () => {

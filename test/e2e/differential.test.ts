@@ -23,6 +23,12 @@ const EXTRA: CorpusCase[] = [
   'GET /echo HTTP/1.1\r\nHost: h\r\nAccept: a\r\nACCEPT: b\r\naccept: c\r\n\r\n',
   'GET /echo HTTP/1.1\r\nHost:h\r\nX-No-Space:v\r\n\r\n',
   'POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc\r\nGET /after-crlf HTTP/1.1\r\nHost: h\r\n\r\n',
+  // An Upgrade the app does not take: answered as an ordinary request (node:http hands the
+  // connection over as 'upgrade' after its head).
+  'GET /echo/up HTTP/1.1\r\nHost: h\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n',
+  'GET /echo/first HTTP/1.1\r\nHost: h\r\n\r\nGET /echo/up HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n',
+  'POST /echo/up HTTP/1.1\r\nHost: h\r\nConnection: upgrade\r\nUpgrade: websocket\r\nContent-Length: 3\r\n\r\nabc',
+  'GET /echo/up HTTP/1.1\r\nHost: h\r\nConnection: upgrade\r\nUpgrade:  websocket\r\n\r\n',
   // The head bytes llhttp cannot account for (no space after 27 colons) make up exactly for a
   // refused request after it: the refusal must not depend on the arithmetic.
   `GET /echo HTTP/1.1\r\nHost:h\r\n${Array.from({ length: 26 }, (_, i) => `X${String.fromCharCode(97 + i)}:v\r\n`).join('')}\r\nGET * HTTP/1.1\r\nHost: h\r\n\r\n`,

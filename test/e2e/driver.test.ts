@@ -173,14 +173,26 @@ describe.each(ENGINES)('engine %s', (engine) => {
     const conn = await openRaw(server.port);
     conn.socket.pause(); // read nothing
     const batch = Buffer.from(get('/pid').repeat(2000), 'latin1');
-    // 300,000 requests (about 8 MB); the kernel's buffers fill, then the server stops reading.
-    for (let i = 0; i < 150; i++) {
-      if (!conn.socket.write(batch)) await Promise.race([new Promise((r) => conn.socket.once('drain', r)), sleep(200)]);
+    // Up to 600,000 requests (about 16 MB). A server that kept answering would take them all and
+    // hold every response; one that stops reading leaves the client blocked by the kernel.
+    let blockedMs = 0;
+    let written = 0;
+    for (let i = 0; i < 300 && blockedMs < 1500; i++) {
+      written += batch.length;
+      if (!conn.socket.write(batch)) {
+        const t = Date.now();
+        await Promise.race([new Promise((r) => conn.socket.once('drain', r)), sleep(250)]);
+        blockedMs += Date.now() - t;
+      }
     }
-    await sleep(1000);
+    await sleep(500);
     const grown = rssOf(pid) - before;
+    // What the kernel took (bytesWritten also counts what still waits in the client's own buffer).
+    const taken = conn.socket.bytesWritten - conn.socket.writableLength;
     conn.destroy();
-    expect(grown).toBeLessThan(64 * 1024 * 1024);
+    expect(blockedMs, 'the server kept reading').toBeGreaterThanOrEqual(1500);
+    expect(taken).toBeLessThan(written);
+    expect(grown).toBeLessThan(100 * 1024 * 1024);
   });
 });
 

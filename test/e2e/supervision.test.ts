@@ -113,13 +113,15 @@ describe('supervision', () => {
     await server.stop();
   });
 
-  it('replaces a SIGKILLed worker within a second', async () => {
+  it('replaces a SIGKILLed worker at once: a first crash waits no backoff', async () => {
     const server = await startTsgi({ args: ['--workers', '1', APP] });
     const pid = Number((await get(server.port)).body.split(' ')[1]);
-    const killedAt = Date.now();
     process.kill(pid, 'SIGKILL');
-    await until(() => count(server, /Worker ready/) >= 2, 5000, 'a replacement', server);
-    expect(Date.now() - killedAt).toBeLessThan(1000);
+    await until(() => count(server, /Worker ready/) >= 2, 10_000, 'a replacement', server);
+    // Timing belongs to benchmarks; what the master decided is in its log line.
+    const exited = server.output().split('\n').find((l) => l.includes(`Worker (pid: ${pid}) exited unexpectedly (signal SIGKILL)`));
+    expect(exited).toBeDefined();
+    expect(exited).not.toMatch(/in a row, waiting/);
     const after = await get(server.port);
     expect(after.status).toBe(200);
     expect(after.body).not.toContain(String(pid));

@@ -3,6 +3,7 @@
  * value it cannot load (what the value is, and which flag or attribute would load it).
  */
 import { describe, expect, it } from 'vitest';
+import http from 'node:http';
 import express from 'express';
 import Koa from 'koa';
 import Fastify from 'fastify';
@@ -43,6 +44,7 @@ describe('auto', () => {
       [koa, 'node', /a Koa app: .*callback\(\)/, 'koa'],
       [ex, 'node', /an Express app/, 'express'],
       [fastify, 'node', /a Fastify instance: .*ready\(\)/, 'fastify'],
+      [http.createServer(ex), 'node', /a node:http Server: .*'request' and 'upgrade' listeners/, 'express'],
       [(environ: unknown, startResponse: (s: string, h: unknown[]) => void) => (startResponse('200 OK', []), ['tsgi']), 'tsgi', /a function/, 'tsgi'],
     ];
     for (const [value, kind, reason, body] of cases) {
@@ -50,6 +52,22 @@ describe('auto', () => {
       expect([adapted.interface, adapted.reason]).toEqual([kind, expect.stringMatching(reason)]);
       expect(await (await testClient(adapted.app, { interface: 'tsgi', validate: kind === 'tsgi' }).get('/')).text()).toBe(body);
     }
+  });
+
+  it('refuses an http.Server that already listens, and routes upgrades to the server the app built', async () => {
+    const listening = http.createServer();
+    await new Promise<void>((resolve) => listening.listen(0, '127.0.0.1', resolve));
+    try {
+      const refused = await failure(listening);
+      expect(refused.code).toBe('TSGI_ERR_APP_INTERFACE');
+      expect(refused.message).toContain('is a node:http Server that is already listening; do not call listen() on it');
+    } finally {
+      listening.close();
+    }
+    const server = http.createServer();
+    expect((await adaptApp(server, 'auto', 'app.js:server')).node).toMatchObject({ server, upgrades: server });
+    const fastify = Fastify();
+    expect((await adaptApp(fastify, 'auto', 'app.js:app')).node?.upgrades).toBe(fastify.server);
   });
 
   it('does not call a Fastify instance a Promise (it is thenable)', async () => {

@@ -16,8 +16,22 @@
  * The common case costs one function call and one C++ call per buffer; nothing is copied.
  */
 import net from 'node:net';
+import type http from 'node:http';
 import type { Logger } from '../log.js';
 import { llhttpHooks, detachFromNodeHttp, parserOf, type NodeParser } from './node-llhttp.js';
+
+/** What the ledger needs from its connection. */
+export interface LedgerOwner {
+  readonly log: Logger;
+  /**
+   * Called after each buffer llhttp parsed: with null when llhttp read it as the sans-IO parser
+   * would (the requests it reported stand), else with the bytes to hand over (node:http has let
+   * go of the socket; the requests it reported in this buffer are void).
+   */
+  parsed(handOver: Buffer | null): void;
+  /** The head length (usual layout) of an Upgrade request node:http is about to hand over, or -1. */
+  upgradeHeadLength(req: http.IncomingMessage): number;
+}
 
 export class ReadLedger {
   /** Head lengths (usual layout) of the requests reported in the buffer being parsed. */
@@ -38,13 +52,7 @@ export class ReadLedger {
   constructor(
     private readonly socket: net.Socket,
     private readonly parser: NodeParser,
-    private readonly log: Logger,
-    /**
-     * Called after each buffer llhttp parsed: with null when llhttp read it as the sans-IO parser
-     * would (the requests it reported stand), else with the bytes to hand over (node:http has let
-     * go of the socket; the requests it reported in this buffer are void).
-     */
-    private readonly onParsed: (handOver: Buffer | null) => void,
+    private readonly owner: LedgerOwner,
   ) {
     const hooks = llhttpHooks!;
     this.nodeOnBody = parser[hooks.kOnBody] as (this: NodeParser, chunk: Buffer) => void;
@@ -100,7 +108,7 @@ export class ReadLedger {
     try {
       return this.settle(ret, data);
     } catch (err) {
-      this.log.error({ err }, 'node engine: following what llhttp read failed; the connection is closed (a bug in tsgi: please report it)');
+      this.owner.log.error({ err }, 'node engine: following what llhttp read failed; the connection is closed (a bug in tsgi: please report it)');
       this.release();
       this.socket.destroy();
       return false;
@@ -123,16 +131,19 @@ export class ReadLedger {
     // buffer cannot be offset by the rest of a head that began in the one before.
     if (!doubt && ret === heads + pushed && parser.headersCompleted()) {
       this.carry = this.bodyLength - this.bodyParsed;
-      this.onParsed(null);
+      this.owner.parsed(null);
       return true;
     }
     const incoming = parser.incoming;
-    if (incoming?.upgrade === true && incoming.method !== 'CONNECT') {
-      // node:http hands the socket to its 'upgrade' listeners now (after the requests before it,
-      // which llhttp reported in full): the connection leaves HTTP/1.1.
-      this.release();
-      this.onParsed(null);
-      return true;
+    if (incoming !== null && (incoming as { upgrade?: boolean }).upgrade === true && incoming.method !== 'CONNECT' && !doubt) {
+      // llhttp stopped after the head of an Upgrade request, which node:http hands to its
+      // 'upgrade' listener (no 'request' event): it counts here. The connection leaves HTTP/1.1.
+      const head = this.owner.upgradeHeadLength(incoming);
+      if (head >= 0 && ret === heads + pushed + head) {
+        this.release();
+        this.owner.parsed(null);
+        return true;
+      }
     }
     // Parsed otherwise than the arithmetic says, refused, CONNECT, or a head left incomplete: from
     // the first request of this buffer on, the connection is the sans-IO parser's.
@@ -144,7 +155,7 @@ export class ReadLedger {
       return false;
     }
     detachFromNodeHttp(this.socket, parser);
-    this.onParsed(bytes.subarray(carry));
+    this.owner.parsed(bytes.subarray(carry));
     return false;
   }
 
