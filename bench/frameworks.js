@@ -19,7 +19,7 @@ import { FULL_RUN, ROOT, WORKERS, readKnobs } from './lib/config.js';
 import { LoadGenerator } from './lib/load.js';
 import { describeMachine } from './lib/machine.js';
 import { deriveRun, snapshot } from './lib/measure.js';
-import { launchServer, stopServer, survivors } from './lib/servers.js';
+import { launchServer, stopperFor } from './lib/servers.js';
 import { median, ratio } from './lib/stats.js';
 
 const EXPECTED = { message: 'Hello, World!' };
@@ -62,17 +62,7 @@ function definitions() {
 
 const servers = [];
 const loadgen = new LoadGenerator();
-let cleaning = null;
-function cleanup() {
-  cleaning ??= (async () => {
-    loadgen.kill();
-    for (const server of servers) await stopServer(server);
-    const left = servers.flatMap(survivors);
-    if (left.length > 0) console.error(`bench: WARNING: pids still alive after stop: ${left.join(', ')}`);
-  })();
-  return cleaning;
-}
-for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => void cleanup().finally(() => process.exit(130)));
+const cleanup = stopperFor(servers, loadgen);
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -1,108 +1,104 @@
-// Instructions per request on one engine, counted by callgrind: a TSGI `Hello, World!` app on an
-// engine created in this process, driven over a real loopback connection by a client in the same
-// process (one keep-alive connection, one request at a time, so every request is one read of its
-// own, the common case; a fake socket would not do for the node engine, whose llhttp reads real
-// sockets in C++). The same script is counted with 0, N and 2N requests:
-// - perRequest: (count(N) - count(0)) / N, start-up excluded, warm-up (JIT) included;
-// - steadyState: (count(2N) - count(N)) / N, the cost of a request once the code is warm.
-// Both include the client's share, which is the same code in every run.
+// Instructions per request on the tsgi engine's hot path, in process: a TsgiConnection driven by a
+// fake socket (no syscalls, no load generator), so a run under callgrind counts tsgi's own work.
 //
-//   npx tsc -p tsconfig.json
-//   node bench/instructions.js --callgrind [--engine node|tsgi] [--dist DIR] [--requests N]
+//   valgrind --tool=callgrind --callgrind-out-file=/dev/null node --single-threaded --predictable \
+//     bench/instructions.js REQUESTS [PEER] [HEADERS]
 //
-// --callgrind runs the counts under `valgrind --tool=callgrind` with `node --single-threaded
-// --predictable`; without it the script only drives N requests (what callgrind runs). --dist
-// points at another build (say, of main in a temporary copy) to compare two trees in one run.
-import { execFileSync } from 'node:child_process';
-import { readFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import net from 'node:net';
-import { pathToFileURL } from 'node:url';
+// Run it with REQUESTS = 0 and with REQUESTS = N and divide the difference by N: what is left is
+// the cost of one request (parse, environ, app, response head), without start-up. N must be large
+// (the default is 100,000): compiling the hot functions costs millions of instructions, which 20,000
+// requests still show as a few thousand each. PEER is the
+// client's address (default 203.0.113.9, a peer --forwarded-allow-ips does not trust; 127.0.0.1 is
+// trusted by default); HEADERS `xff` adds X-Forwarded-For and X-Forwarded-Proto. `node
+// bench/instructions.js --callgrind` runs the whole comparison and prints a table (REQUESTS, REPEAT).
+import { EventEmitter } from 'node:events';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
-const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const at = args.indexOf(name);
-  return at === -1 ? fallback : args[at + 1];
-};
-const ENGINE = option('--engine', 'node');
-const DIST = resolve(option('--dist', resolve(import.meta.dirname, '..', 'dist')));
-const REQUESTS = Number(option('--requests', process.env.REQUESTS ?? 2000));
-const REQUEST = Buffer.from('GET /hello HTTP/1.1\r\nHost: bench\r\nUser-Agent: bench/1\r\nAccept: */*\r\n\r\n', 'latin1');
+const HERE = fileURLToPath(import.meta.url);
 
-if (args.includes('--callgrind')) {
-  const dir = mkdtempSync(join(tmpdir(), 'tsgi-callgrind-'));
-  const count = (n) => {
-    const out = join(dir, `cg.${n}`);
-    execFileSync(
-      'valgrind',
-      ['--tool=callgrind', `--callgrind-out-file=${out}`, process.execPath, '--single-threaded', '--predictable', import.meta.filename, '--engine', ENGINE, '--dist', DIST, '--requests', String(n)],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    const totals = /^(?:summary|totals): (\d+)/m.exec(readFileSync(out, 'utf8'));
-    return Number(totals[1]);
-  };
-  try {
-    const base = count(0);
-    const once = count(REQUESTS);
-    const twice = count(2 * REQUESTS);
-    console.log(
-      JSON.stringify({ engine: ENGINE, dist: DIST, requests: REQUESTS, perRequest: Math.round((once - base) / REQUESTS), steadyState: Math.round((twice - once) / REQUESTS) }),
-    );
-  } finally {
-    for (const f of readdirSync(dir)) rmSync(join(dir, f));
-    rmSync(dir, { recursive: true });
+class FakeSocket extends EventEmitter {
+  constructor(remoteAddress) {
+    super();
+    this.remoteAddress = remoteAddress;
+    this.remotePort = 40000;
+    this.localAddress = '127.0.0.1';
+    this.localPort = 8000;
+    this.destroyed = false;
+    this.writableNeedDrain = false;
+    this.written = 0;
+    this.responses = 0;
   }
-} else {
-  await drive();
+  cork() {}
+  uncork() {}
+  write(chunk) {
+    this.written += chunk.length;
+    this.responses++;
+    return true;
+  }
+  end() {}
+  destroy() {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.emit('close');
+  }
+  pause() {}
+  resume() {}
+  isPaused() {
+    return false;
+  }
+  setNoDelay() {}
 }
 
-async function drive() {
-  const { NodeEngine } = await import(pathToFileURL(join(DIST, 'engines/node.js')).href);
-  const { TsgiEngine } = await import(pathToFileURL(join(DIST, 'engines/tsgi.js')).href);
-  const { DEFAULT_LIMITS } = await import(pathToFileURL(join(DIST, 'http/events.js')).href);
-  const noop = () => {};
-  const log = { info: noop, warn: noop, error: noop, debug: noop, fatal: noop, trace: noop, child: () => log };
-  const app = (environ, startResponse) => {
-    startResponse('200 OK', [['Content-Type', 'text/plain']]);
-    return ['Hello, World!'];
-  };
-  const Engine = ENGINE === 'node' ? NodeEngine : TsgiEngine;
-  const engine = new Engine({
-    app,
-    log,
-    server: { scriptName: '', multiprocess: true, errors: { write: noop, writeLines: noop, flush: noop } },
-    limits: DEFAULT_LIMITS,
-    keepalive: 5,
-    backlog: 511,
-  });
-  const listener = net.createServer().listen(0, '127.0.0.1');
-  await new Promise((r) => listener.once('listening', r));
-  const port = listener.address().port;
-  // The engine listens on the bound handle, as a worker does with the master's.
-  const handle = listener._handle;
-  listener._handle = null;
-  await engine.listen(handle);
-  const socket = net.connect(port, '127.0.0.1');
-  socket.setNoDelay(true);
-  await new Promise((r) => socket.once('connect', r));
-  let answered = 0;
-  await new Promise((resolve) => {
-    if (REQUESTS === 0) return resolve();
-    let pending = '';
-    socket.on('data', (d) => {
-      pending += d.toString('latin1');
-      // One response per request: its body ends the bytes received.
-      while (pending.includes('Hello, World!')) {
-        pending = pending.slice(pending.indexOf('Hello, World!') + 13);
-        if (++answered === REQUESTS) return resolve();
-        socket.write(REQUEST);
-      }
-    });
-    socket.write(REQUEST);
-  });
-  socket.destroy();
-  engine.destroy();
-  if (answered !== REQUESTS) throw new Error(`answered ${answered} of ${REQUESTS} requests`);
-  if (process.env.VERBOSE) console.error(`${ENGINE}: ${answered} requests answered`);
+async function drive(requests, peer, headers) {
+  const { TsgiConnection } = await import('../dist/engines/tsgi.js');
+  const { EngineCore } = await import('../dist/engines/driver.js');
+  const { makeEngineOptions } = await import('./lib/engine-options.js');
+  const options = await makeEngineOptions();
+  const core = new EngineCore(options);
+  const socket = new FakeSocket(peer);
+  const extra = headers === 'xff' ? 'X-Forwarded-For: 198.51.100.7\r\nX-Forwarded-Proto: https\r\n' : '';
+  const request = Buffer.from(`GET / HTTP/1.1\r\nHost: localhost:8000\r\nUser-Agent: bench\r\nAccept: */*\r\n${extra}\r\n`, 'latin1');
+  const conn = new TsgiConnection(core, socket, options.limits);
+  for (let i = 0; i < requests; i++) {
+    socket.emit('data', request);
+    // The hello app answers synchronously; anything asynchronous settles here now and then.
+    if ((i & 1023) === 1023) await new Promise((resolve) => setImmediate(resolve));
+  }
+  await new Promise((resolve) => setImmediate(resolve));
+  if (requests > 0 && socket.responses < requests) throw new Error(`only ${socket.responses} of ${requests} requests were answered`);
+  conn.destroy();
+  core.destroyAll();
+}
+
+function callgrind(requests, peer, headers) {
+  const r = spawnSync(
+    'valgrind',
+    ['--tool=callgrind', '--callgrind-out-file=/dev/null', process.execPath, '--single-threaded', '--predictable', HERE, String(requests), peer, headers],
+    { encoding: 'utf8', timeout: 600_000 },
+  );
+  const m = /Collected : (\d+)/.exec(r.stderr);
+  if (m === null) throw new Error(`callgrind gave no count:\n${r.stderr.slice(-2000)}`);
+  return Number(m[1]);
+}
+
+if (process.argv[2] === '--callgrind') {
+  const n = Number(process.env.REQUESTS ?? 100000);
+  // Runs differ by up to a few percent (what V8's heuristics do differs); the median of REPEAT is shown.
+  const repeat = Number(process.env.REPEAT ?? 3);
+  const cases = [
+    ['untrusted peer', '203.0.113.9', 'plain'],
+    ['trusted peer, no forwarding headers', '127.0.0.1', 'plain'],
+    ['trusted peer, X-Forwarded-For and -Proto', '127.0.0.1', 'xff'],
+  ];
+  console.log(`instructions per request (callgrind, ${n} requests minus 0; median and range of ${repeat} runs)`);
+  for (const [name, peer, headers] of cases) {
+    const base = callgrind(0, peer, headers);
+    const runs = [];
+    for (let r = 0; r < repeat; r++) runs.push(Math.round((callgrind(n, peer, headers) - base) / n));
+    runs.sort((a, b) => a - b);
+    console.log(`${name.padEnd(44)} ${runs[runs.length >> 1]}  (${runs[0]} to ${runs.at(-1)})`);
+  }
+} else {
+  await drive(Number(process.argv[2] ?? 1000), process.argv[3] ?? '203.0.113.9', process.argv[4] ?? 'plain');
 }

@@ -6,6 +6,7 @@ import { loadConfig, formatConfig, CliExit, type Config } from './config/index.j
 import { createLogger, reopen } from './log.js';
 import { Arbiter } from './master/arbiter.js';
 import { loadApp } from './loader/load-app.js';
+import { loadTls, type LoadedTls } from './config/tls.js';
 import { EXIT_APP_LOAD_ERROR } from './ipc/exit-codes.js';
 
 /** Exit code for a configuration the user must fix (as a usage error). */
@@ -37,6 +38,13 @@ export async function main(argv: string[]): Promise<void> {
   if (app === undefined) fail(new Error('no app given: run `tsgi [options] MODULE[:ATTR]`, e.g. `tsgi examples/hello:app`'), EXIT_USAGE);
   const startCwd = process.cwd();
   process.chdir(config.chdir);
+  // The certificate and key are checked before anything is bound or forked.
+  let tls: LoadedTls | null;
+  try {
+    tls = loadTls(config, process.cwd());
+  } catch (err) {
+    fail(err, EXIT_USAGE);
+  }
   if (config.checkConfig) {
     warnOnStderr();
     let loaded: Awaited<ReturnType<typeof loadApp>>;
@@ -45,11 +53,18 @@ export async function main(argv: string[]): Promise<void> {
     } catch (err) {
       fail(err, EXIT_APP_LOAD_ERROR);
     }
-    process.stdout.write(`tsgi: configuration and app ${app} OK (a ${loaded.interface} app: ${loaded.reason})\n`);
+    const certificate = tls === null ? '' : `; TLS certificate for ${tls.certificate.subjectAltName ?? tls.certificate.subject} OK`;
+    process.stdout.write(`tsgi: configuration and app ${app} OK (a ${loaded.interface} app: ${loaded.reason})${certificate}\n`);
+    for (const warning of tls?.warnings ?? []) process.stdout.write(`tsgi: warning: ${warning}\n`);
     process.exit(0);
   }
   const { log, destination } = createLogger({ level: config.logLevel, format: config.logFormat, errorLog: config.errorLog, role: 'master' });
   for (const warning of warnings) log.warn(warning);
+  if (tls !== null) {
+    const c = tls.certificate;
+    log.info(`Serving TLS with the certificate for ${c.subjectAltName ?? c.subject} from ${c.issuer}, valid until ${c.validTo.toISOString()}`);
+    for (const warning of tls.warnings) log.warn(warning);
+  }
   try {
     const arbiter = new Arbiter({
       config,

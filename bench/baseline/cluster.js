@@ -8,8 +8,11 @@ export function log(msg) {
   process.stderr.write(`${JSON.stringify({ time: Date.now(), pid: process.pid, role: cluster.isPrimary ? 'primary' : 'worker', msg })}\n`);
 }
 
-/** Runs the cluster; `listen(port, host)` is called in each worker and must start its server. */
-export function runCluster(listen) {
+/**
+ * Runs the cluster; `listen(port, host)` is called in each worker and must start its server.
+ * `scheme` is what the "Listening at" line says (https for a TLS server).
+ */
+export function runCluster(listen, { scheme = 'http' } = {}) {
   const WORKERS = Number(process.env.WORKERS ?? 2);
   const PORT = Number(process.env.PORT ?? 0);
   const HOST = process.env.HOST ?? '127.0.0.1';
@@ -29,7 +32,7 @@ export function runCluster(listen) {
   cluster.on('listening', (worker, address) => {
     if (!announced) {
       announced = true;
-      log(`Listening at: http://${address.address}:${address.port} (${process.pid})`);
+      log(`Listening at: ${scheme}://${address.address}:${address.port} (${process.pid})`);
       log(`Scheduling policy: ${policy}`);
     }
     log(`Worker ready (pid: ${worker.process.pid})`);

@@ -63,7 +63,7 @@ export class RunningServer {
     this.logTail.push(line);
     if (this.logTail.length > LOG_TAIL_LINES) this.logTail.shift();
     const msg = messageOf(line);
-    const listening = /^Listening at: (http:\/\/[^\s]+)/.exec(msg);
+    const listening = /^Listening at: (https?:\/\/[^\s]+)/.exec(msg);
     if (listening && this.url === null) {
       this.url = `${listening[1]}/`;
       this.port = Number(new URL(this.url).port);
@@ -163,4 +163,25 @@ export async function stopServer(server) {
 export function survivors(server) {
   const tracked = [[server.pid, server.startTime], ...server.workers];
   return tracked.filter(([pid, start]) => pid !== undefined && isAlive(pid, start)).map(([pid]) => pid);
+}
+
+/**
+ * The stop for a bench that runs `servers` and a load generator: kills the load generator, stops
+ * every server by PID, warns about any left alive, then runs `after` (temp files). Safe to call
+ * more than once; SIGINT and SIGTERM call it and exit.
+ */
+export function stopperFor(servers, loadgen, after = () => {}) {
+  let cleaning = null;
+  const cleanup = () => {
+    cleaning ??= (async () => {
+      loadgen.kill();
+      for (const server of servers) await stopServer(server);
+      const left = servers.flatMap(survivors);
+      if (left.length > 0) console.error(`bench: WARNING: pids still alive after stop: ${left.join(', ')}`);
+      after();
+    })();
+    return cleaning;
+  };
+  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => void cleanup().finally(() => process.exit(130)));
+  return cleanup;
 }

@@ -252,9 +252,10 @@ time spent awaiting I/O.`,
     help: 'Longest time a request head may take to arrive, from its first byte; past it, 408 and close (0 = no limit).',
     desc: `
 A deadline, not an idle timer: a client trickling its head a byte at a time is cut off when it runs
-out, whatever it sends. The first request of a connection counts from the connection's start, so a
-connection that never sends a byte is closed too. Between requests, \`keepalive\` applies until the
-next head's first byte arrives.`,
+out, whatever it sends. The first request of a connection counts from the connection's start (its
+accept, so a PROXY protocol header and a TLS handshake count too), so a connection that never sends a
+byte is closed too. Between requests, \`keepalive\` applies until the next head's first byte arrives.
+Refusals are logged once a second, with how many there were.`,
   }),
   floatSetting({
     name: 'bodyTimeout',
@@ -791,9 +792,11 @@ networks, or \`*\`. Used only with \`proxyProtocol\`. Unix-socket peers are allo
     help: 'PEM certificate (chain) to serve TLS with; tsgi serves https when it is set.',
     desc: `
 The server certificate, followed by any intermediate certificates, in PEM. With \`keyfile\` unset, the
-private key is read from this file too. The files are read when workers start, so \`kill -HUP\` serves
-a renewed certificate from the new workers; a certificate or key that cannot be used at a reload keeps
-the old workers serving (the error is logged). \`tsgi --check-config\` checks them without serving.`,
+private key is read from this file too. The master checks the files before it binds or forks, and
+each worker reads them before it drops privileges (\`user\`), so \`kill -HUP\` serves a renewed
+certificate from the new workers; a certificate or key that cannot be used at a reload keeps the old
+workers serving (the error is logged once). \`tsgi --check-config\` checks them without serving. Both
+engines serve TLS; ALPN offers \`http/1.1\`. See docs/proxies.md.`,
   }),
   optionalStringSetting({
     name: 'keyfile',
@@ -816,8 +819,9 @@ Must match \`certfile\`; a mismatch is reported by \`--check-config\` and at sta
     validate: nonEmpty,
     help: 'PEM certificates of the authorities that sign client certificates.',
     desc: `
-Needed when \`certReqs\` asks for client certificates. The verified client certificate is available to
-the app.`,
+Needed when \`certReqs\` asks for client certificates. The verified client certificate is in the
+environ as \`tsgi.peer_certificate\` (subject, issuer, subjectAltName, serialNumber, fingerprint256,
+validFrom, validTo, pem; spec §3.7).`,
   }),
   intSetting({
     name: 'certReqs',

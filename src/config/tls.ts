@@ -137,12 +137,17 @@ export function loadTls(settings: TlsSettings, cwd: string, now: Date = new Date
   return { options, context, certificate, warnings };
 }
 
-/** A verified client certificate, as the app may see it. */
+/** A verified client certificate, as the app sees it (`environ['tsgi.peer_certificate']`, spec §3.7). */
 export interface ClientCertificate {
+  /** Distinguished names on one line, as node:crypto writes them ("CN=alice"; several joined by ", "). */
   subject: string;
   issuer: string;
+  /** As node:crypto gives it ("DNS:a.example, URI:spiffe://..."), or null when the certificate has none. */
+  subjectAltName: string | null;
   serialNumber: string;
+  /** SHA-256 of the DER certificate, as colon-separated hex pairs. */
   fingerprint256: string;
+  validFrom: Date;
   validTo: Date;
   /** The certificate in PEM. */
   pem: string;
@@ -168,8 +173,10 @@ export function clientCertificate(socket: tls.TLSSocket): ClientCertificate | nu
   return {
     subject: oneLine(peer.subject),
     issuer: oneLine(peer.issuer),
+    subjectAltName: peer.subjectAltName ?? null,
     serialNumber: peer.serialNumber,
     fingerprint256: peer.fingerprint256,
+    validFrom: new Date(peer.validFrom),
     validTo: new Date(peer.validTo),
     pem: peer.toString(),
   };

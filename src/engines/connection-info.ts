@@ -9,11 +9,16 @@ import type { ConnectionInfo } from '../gateway/environ.js';
 class SocketInfo implements ConnectionInfo {
   readonly remoteAddr: string;
   readonly remotePort: string;
-  readonly scheme = 'http' as const;
+  /** https when tsgi terminated TLS on the connection (set once, before its first request). */
+  scheme: 'http' | 'https';
   readonly unix: boolean;
   private local: { name: string; port: string } | null = null;
 
-  constructor(private readonly socket: net.Socket) {
+  constructor(
+    private readonly socket: net.Socket,
+    scheme: 'http' | 'https',
+  ) {
+    this.scheme = scheme;
     const remoteAddr = socket.remoteAddress;
     this.unix = remoteAddr === undefined;
     this.remoteAddr = remoteAddr === undefined ? '' : unmapped(remoteAddr);
@@ -41,8 +46,9 @@ class SocketInfo implements ConnectionInfo {
   }
 }
 
-export function connectionInfo(socket: net.Socket): ConnectionInfo {
-  return new SocketInfo(socket);
+/** `scheme` is https when tsgi terminates TLS on the socket. */
+export function connectionInfo(socket: net.Socket, scheme: 'http' | 'https' = 'http'): ConnectionInfo {
+  return new SocketInfo(socket, scheme);
 }
 
 /**

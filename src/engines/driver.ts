@@ -9,6 +9,8 @@ import { TsgiError } from '../errors.js';
 import { serverRefusal } from '../http/errors.js';
 import { HeadRenderer, serverResponse, type Framing, type HeadInput, type ServerResponse } from '../http/response.js';
 import type { ConnectionInfo, ServerInfo } from '../gateway/environ.js';
+import type { Forwarding } from '../gateway/forwarded.js';
+import type { ClientCertificate } from '../config/tls.js';
 import type { App, Chunk, Environ, Header } from '../gateway/types.js';
 import type { Logger } from '../log.js';
 import { APP, CLOSE, CLOSING, CLOSED, DONE_CLOSE, DONE_KEEP, GONE, HEAD_SENT, IDLE, REQUEST, SENDING, UPGRADE, UPGRADED, next, type ConnectionEvent, type ConnectionState } from './connection-state.js';
@@ -19,6 +21,8 @@ import { server as sharedServer } from '../interfaces/upgrade-server.js';
 import { closeServer } from '../interfaces/detect.js';
 import { TIME_ORIGIN } from './clock.js';
 import type { EngineOptions, InFlightRequest, RequestRecord } from './engine.js';
+import { TrustedPeer } from './trust.js';
+import { EverySecond } from './every-second.js';
 import type { Runner } from './runner.js';
 import type { NodePair } from './node-cycle.js';
 
@@ -33,6 +37,8 @@ const CLOSE_GRACE_MS = 5000;
 const SWEEP_MS = 1000;
 const MIN_SWEEP_MS = 50;
 const DRAIN_SWEEP_MS = 100;
+/** The longest a sweep pass runs before it lets I/O in. */
+const SLICE_MS = 5;
 
 function shuttingDown(): TsgiError {
   return new TsgiError('TSGI_ERR_SHUTTING_DOWN', 'the worker is stopping gracefully; close the connection (it is closed when --graceful-timeout runs out)');
@@ -54,7 +60,17 @@ export class EngineCore {
   readonly bodyTimeoutMs: number;
   readonly requestTimeoutMs: number;
   readonly limitConcurrency: number;
+  /** --forwarded-allow-ips and --secure-scheme-headers; null: no peer's forwarding headers are believed. */
+  readonly forwarding: Forwarding | null;
   readonly connections = new Set<Connection>();
+  /**
+   * Accepted connections that do not speak HTTP yet (a PROXY header or a TLS handshake to come),
+   * with when each was accepted: the sweep closes one still here --header-timeout later.
+   */
+  private readonly openings = new Map<{ destroy(): void }, number>();
+  /** Requests refused at --header-timeout, logged once a second at most. */
+  readonly headerTimeouts: EverySecond;
+  headerTimeoutError: HttpParseError | null = null;
   /** Requests answered now (the app or the server working on them): --limit-concurrency counts these. */
   active = 0;
   /** Requests whose app work has not settled (app promise, body return()/close()). */
@@ -62,6 +78,8 @@ export class EngineCore {
   draining = false;
   private drained: (() => void) | null = null;
   private sweep: NodeJS.Timeout | null = null;
+  /** The rest of a sweep pass that yielded, or null. */
+  private pass: NodeJS.Immediate | null = null;
   private readonly sweepMs: number;
 
   constructor(options: EngineOptions) {
@@ -78,6 +96,8 @@ export class EngineCore {
     this.bodyTimeoutMs = (options.bodyTimeout ?? 0) * 1000;
     this.requestTimeoutMs = (options.requestTimeout ?? 0) * 1000;
     this.limitConcurrency = options.limitConcurrency ?? 0;
+    this.forwarding = options.forwarding ?? null;
+    this.headerTimeouts = new EverySecond(options.log, 'info');
     const shortest = Math.min(...[this.keepAliveMs, this.headerTimeoutMs, this.bodyTimeoutMs, this.requestTimeoutMs].filter((ms) => ms > 0));
     this.sweepMs = Math.max(MIN_SWEEP_MS, Math.min(SWEEP_MS, shortest / 4));
   }
@@ -90,6 +110,17 @@ export class EngineCore {
   forget(conn: Connection): void {
     this.connections.delete(conn);
     this.checkDrained();
+  }
+
+  /** A connection accepted at `at` that does not speak HTTP yet. */
+  opening(socket: { destroy(): void }, at: number): void {
+    this.openings.set(socket, at);
+    if (this.sweep === null && !this.draining) this.startSweep(this.sweepMs);
+  }
+
+  /** It speaks HTTP now (a Connection takes over), or it closed. */
+  opened(socket: { destroy(): void }): void {
+    if (this.openings.delete(socket)) this.checkDrained();
   }
 
   /** Hands a finished request to the worker's bookkeeping; a throwing consumer costs one log line. */
@@ -130,6 +161,8 @@ export class EngineCore {
   destroyAll(): void {
     this.draining = true;
     for (const conn of this.connections) conn.destroy();
+    for (const socket of this.openings.keys()) socket.destroy();
+    this.openings.clear();
     this.stopSweep();
   }
 
@@ -143,7 +176,7 @@ export class EngineCore {
   }
 
   private checkDrained(): void {
-    if (this.draining && this.drained !== null && this.connections.size === 0 && this.live <= 0) {
+    if (this.draining && this.drained !== null && this.connections.size === 0 && this.openings.size === 0 && this.live <= 0) {
       const resolve = this.drained;
       this.drained = null;
       this.stopSweep();
@@ -160,12 +193,50 @@ export class EngineCore {
   private stopSweep(): void {
     if (this.sweep !== null) clearInterval(this.sweep);
     this.sweep = null;
+    if (this.pass !== null) clearImmediate(this.pass);
+    this.pass = null;
   }
 
   /** One clock read and one pass over the connections replace a timer per socket. */
   private tick(): void {
+    // A pass still cutting connections goes on first.
+    if (this.pass !== null) return;
     const now = performance.now();
-    for (const conn of this.connections) conn.tick(now);
+    if (this.openings.size > 0) this.tickOpenings(now);
+    this.sweepFrom(this.connections.values(), now);
+  }
+
+  /**
+   * Ticks connections until the iterator ends, yielding to I/O every SLICE_MS: thousands of
+   * connections cut at one deadline (a slowloris burst) cost a 408, a write and a FIN each, and
+   * the clients being served meanwhile must not wait for all of them.
+   */
+  private sweepFrom(connections: Iterator<Connection>, now: number): void {
+    const started = performance.now();
+    let n = 0;
+    for (let r = connections.next(); r.done !== true; r = connections.next()) {
+      r.value.tick(now);
+      if ((++n & 63) === 0 && performance.now() - started > SLICE_MS) {
+        this.pass = setImmediate(() => {
+          this.pass = null;
+          this.sweepFrom(connections, now);
+        });
+        return;
+      }
+    }
+  }
+
+  /** An opening gets --header-timeout from its accept; on a drain, the grace a new connection gets. */
+  private tickOpenings(now: number): void {
+    const limit = this.draining ? IDLE_GRACE_MS : this.headerTimeoutMs;
+    if (limit <= 0) return;
+    for (const [socket, at] of this.openings) {
+      if (now - at >= limit) {
+        this.openings.delete(socket);
+        socket.destroy();
+      }
+    }
+    this.checkDrained();
   }
 }
 
@@ -192,6 +263,8 @@ export abstract class Connection {
    * outside one): a pipelined batch or a synchronous app reads the clock once, not per event.
    */
   protected turnNow = 0;
+  /** Set when the peer is a proxy --forwarded-allow-ips trusts: what its headers say of the client. */
+  readonly trust: TrustedPeer | null;
   /** Reused by every response on this connection. */
   readonly headInput: HeadInput = {
     versionMinor: 1,
@@ -204,13 +277,20 @@ export abstract class Connection {
     keepAlive: true,
   };
 
+  /**
+   * `now`: when the connection was accepted (its first request's --header-timeout counts from
+   * there); `peerCertificate`: the client certificate TLS verified (`tsgi.peer_certificate`).
+   */
   constructor(
     readonly core: EngineCore,
     readonly info: ConnectionInfo,
     now: number,
+    readonly peerCertificate: Readonly<ClientCertificate> | null = null,
   ) {
     this.openedAt = now;
     this.lastActive = now;
+    const forwarding = core.forwarding;
+    this.trust = forwarding !== null && forwarding.trusts(info.remoteAddr) ? new TrustedPeer(forwarding, info) : null;
     core.add(this);
   }
 
@@ -283,6 +363,12 @@ export abstract class Connection {
       ex.refuse(serverRefusal('TSGI_ERR_OVERLOADED', `this worker is answering ${core.limitConcurrency} requests (--limit-concurrency); retry later`), false);
       return;
     }
+    const trust = this.trust;
+    if (trust !== null) {
+      // A trusted proxy's forwarding headers that conflict or are malformed: 400 (docs/proxies.md).
+      const refusal = trust.read(req.headers);
+      if (refusal !== null) return void ex.refuse(refusal, false);
+    }
     if (!ex.start()) {
       ex.refuse(serverRefusal('TSGI_ERR_ROOT_PATH', `the path is not under the root path ${core.server.scriptName}`), ex.keepAlive);
     }
@@ -341,7 +427,10 @@ export abstract class Connection {
   refuseHead(err: HttpParseError, method = '', target = '', versionMinor: 0 | 1 = 1): void {
     if (this.state !== IDLE) return;
     const core = this.core;
-    core.log.info({ status: err.status, code: err.code, remote: this.info.remoteAddr }, `refused request: ${err.message}`);
+    // Heads that never arrive come in floods (a slowloris attack, a bad network): a line a second
+    // says how many; any other refusal is logged as it happens.
+    if (err.code === 'TSGI_ERR_HEADER_TIMEOUT') core.headerTimeouts.note({ status: err.status, code: err.code, remote: this.info.remoteAddr }, (n) => `refused ${n === 1 ? 'a request' : `${n} requests`}: ${err.message}`);
+    else core.log.info({ status: err.status, code: err.code, remote: this.info.remoteAddr }, `refused request: ${err.message}`);
     this.writeServerResponse(null, serverResponse(err.status, err.message + '\n'), false);
     if (core.onRequestDone !== undefined) {
       const now = performance.now();
@@ -396,15 +485,13 @@ export abstract class Connection {
   private tickIdle(now: number): void {
     const core = this.core;
     if (this.headStartedAt === 0 && this.headBytesPending()) this.headStartedAt = now;
-    if (this.headStartedAt !== 0) {
-      // A head is arriving: it must be complete within --header-timeout of its first byte.
-      if (core.headerTimeoutMs > 0 && now - this.headStartedAt >= core.headerTimeoutMs) this.headerTimeout();
-      return;
-    }
-    if (this.served === 0) {
-      // The first request of a connection: its deadline counts from the connection's start.
-      if (core.draining && now - this.openedAt >= IDLE_GRACE_MS) this.closeIdle();
-      else if (core.headerTimeoutMs > 0 && now - this.openedAt >= core.headerTimeoutMs) this.headerTimeout();
+    if (this.headStartedAt !== 0 || this.served === 0) {
+      // A head is arriving: it must be complete within --header-timeout of its first byte; the
+      // first request of a connection counts from the connection's start (its accept, before a
+      // PROXY header or a TLS handshake), so a connection that never sends a byte is cut too.
+      const from = this.served === 0 ? this.openedAt : this.headStartedAt;
+      if (core.headerTimeoutMs > 0 && now - from >= core.headerTimeoutMs) this.headerTimeout();
+      else if (this.headStartedAt === 0 && core.draining && now - this.openedAt >= IDLE_GRACE_MS) this.closeIdle();
       return;
     }
     const idle = now - this.lastActive;
@@ -432,8 +519,10 @@ export abstract class Connection {
   }
 
   private headerTimeout(): void {
-    const err = serverRefusal('TSGI_ERR_HEADER_TIMEOUT', `the request head did not arrive within --header-timeout (${this.core.headerTimeoutMs / 1000}s)`);
-    this.refuseHead(err);
+    const core = this.core;
+    // One error serves every connection cut at the deadline (it is only read: status, code, message).
+    core.headerTimeoutError ??= serverRefusal('TSGI_ERR_HEADER_TIMEOUT', `the request head did not arrive within --header-timeout (${core.headerTimeoutMs / 1000}s)`);
+    this.refuseHead(core.headerTimeoutError);
   }
 
   // ---- drain ---------------------------------------------------------------------------------

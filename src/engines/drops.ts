@@ -5,24 +5,17 @@
  */
 import type { Server } from 'node:net';
 import type { EngineOptions } from './engine.js';
-
-const LOG_EVERY_MS = 1000;
+import { EverySecond } from './every-second.js';
 
 export function watchDrops(server: Server, options: EngineOptions): void {
   const limit = options.workerConnections ?? 0;
   if (limit <= 0) return;
   server.maxConnections = limit;
-  let dropped = 0;
-  let loggedAt = 0;
+  const warning = new EverySecond(options.log);
   server.on('drop', () => {
-    dropped++;
-    const now = Date.now();
-    if (now - loggedAt < LOG_EVERY_MS) return;
-    loggedAt = now;
-    options.log.warn(
-      { dropped, limit },
-      `this worker holds ${limit} connections (--worker-connections); closed ${dropped} new connection(s) at once; raise the limit or add workers`,
+    warning.note(
+      { limit },
+      (dropped) => `this worker holds ${limit} connections (--worker-connections); closed ${dropped} new connection(s) at once; raise the limit or add workers`,
     );
-    dropped = 0;
   });
 }

@@ -7,6 +7,9 @@ import type { ServerInfo } from '../gateway/environ.js';
 import type { ParserLimits } from '../http/events.js';
 import type { Logger } from '../log.js';
 import type { InFlightRequest } from '../ipc/messages.js';
+import type { Forwarding } from '../gateway/forwarded.js';
+import type { TlsServerOptions } from '../config/tls.js';
+import type { ProxyProtocolOptions } from './proxy-gate.js';
 import type { Runner } from './runner.js';
 
 export type { InFlightRequest };
@@ -30,6 +33,12 @@ export interface EngineOptions {
   limitConcurrency?: number;
   /** Most connections this worker holds; beyond it, new ones are closed at once (0 = no limit). */
   workerConnections?: number;
+  /** --forwarded-allow-ips and --secure-scheme-headers, compiled; absent: no peer's forwarding headers are believed. */
+  forwarding?: Forwarding;
+  /** --proxy-protocol and --proxy-allow-from; absent: connections start with HTTP (or TLS). */
+  proxyProtocol?: ProxyProtocolOptions;
+  /** TLS (--certfile and friends, read and checked by config/tls.ts); absent: plain HTTP. */
+  tls?: EngineTls;
   /** Called when a request is handed to the app (heartbeats name the request a worker is in). */
   onRequestStart?: (method: string, target: string) => void;
   /**
@@ -41,6 +50,12 @@ export interface EngineOptions {
   beforeApp?: (environ: Environ) => void;
   /** Called once per finished request, whatever ended it (access log, metrics, max-requests, postRequest hook). */
   onRequestDone?: (record: RequestRecord) => void;
+}
+
+export interface EngineTls {
+  options: TlsServerOptions;
+  /** --cert-reqs: 0 none, 1 optional (a certificate sent must verify), 2 required. */
+  certReqs: number;
 }
 
 export interface Engine {

@@ -22,6 +22,7 @@ import type { EventEmitter } from 'node:events';
 import { server as sharedServer } from '../interfaces/upgrade-server.js';
 import { TIME_ORIGIN } from './clock.js';
 import type { RequestOutcome, RequestRecord } from './engine.js';
+import { PEER_CERTIFICATE } from './trust.js';
 
 /**
  * What the engine parsed: the request head in the engine-neutral form the driver needs. The sans-IO
@@ -101,10 +102,14 @@ export class Exchange implements Transport, BodySource, RequestHandle {
 
   /** Builds the environ and calls the app; false when the path is outside --root-path. */
   start(): boolean {
-    const core = this.conn.core;
+    const conn = this.conn;
+    const core = conn.core;
     const req = this.req;
-    const environ = buildEnviron(req.method, req.target, req.versionMinor, req.headers, this.input ?? EMPTY_INPUT, this.conn.info, core.server, this);
+    const trust = conn.trust;
+    const environ = buildEnviron(req.method, req.target, req.versionMinor, req.headers, this.input ?? EMPTY_INPUT, trust === null ? conn.info : trust.info, core.server, this);
     if (environ === null) return false;
+    if (trust !== null) trust.finish(environ);
+    if (conn.peerCertificate !== null) environ[PEER_CERTIFICATE] = conn.peerCertificate;
     this.environ = environ;
     core.live++;
     core.onRequestStart?.(req.method, req.target);

@@ -21,6 +21,7 @@ import { nodeUrl } from '../interfaces/node-url.js';
 import { responseFields } from '../interfaces/node-fields.js';
 import type { Exchange } from './exchange.js';
 import type { RequestCycle, Runner } from './runner.js';
+import { showForwarded } from './trust.js';
 
 /** What the node runner calls: a listener (with its `this`), or a server whose listeners it emits to. */
 export type NodeTarget = NodeEntry;
@@ -162,6 +163,8 @@ class NodeCycle implements RequestCycle {
     // --root-path (or TSGI middleware before it) mounts the app below a prefix: req.url is the
     // path under it, as Express's own mounting gives it.
     if (environ.SCRIPT_NAME !== '') req.url = nodeUrl(environ);
+    // Behind a trusted proxy, the socket shows the client and scheme it forwarded (trust.ts).
+    if (ex.conn.trust !== null) showForwarded(req.socket, environ);
     if (ex.req.method !== 'HEAD') {
       res.write = countingWrite as typeof res.write;
       res.end = countingEnd as typeof res.end;

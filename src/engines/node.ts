@@ -13,7 +13,7 @@ import { parseError, serverRefusal } from '../http/errors.js';
 import { informationalText, serverResponseFields, serverResponseText, type Framing, type HeadInput, type ServerResponse } from '../http/response.js';
 import type { Chunk, Header } from '../gateway/types.js';
 import { checkTarget, keepsAlive } from '../http/parser.js';
-import { connectionInfo, pairs } from './connection-info.js';
+import { pairs } from './connection-info.js';
 import { CLOSING, GONE, IDLE } from './connection-state.js';
 import { Connection, EngineCore } from './driver.js';
 import type { Exchange, RequestStart } from './exchange.js';
@@ -24,6 +24,7 @@ import { watchDrops } from './drops.js';
 import { ReadLedger, type LedgerOwner } from './node-ledger.js';
 import { llhttpHooks, parserOf } from './node-llhttp.js';
 import { TsgiConnection } from './tsgi.js';
+import { acceptConnections, type Accepted } from './accept.js';
 
 /** Unread request body a finished response may discard to keep the connection; beyond it, close. */
 const DISCARD_LIMIT = 1024 * 1024;
@@ -37,7 +38,7 @@ const kConnection = Symbol('tsgi.connection');
 type TrackedSocket = net.Socket & { [kConnection]?: NodeConnection };
 
 export class NodeEngine implements Engine {
-  private readonly servers: http.Server[] = [];
+  private readonly servers: net.Server[] = [];
   readonly core: EngineCore;
 
   constructor(readonly options: EngineOptions) {
@@ -51,7 +52,7 @@ export class NodeEngine implements Engine {
   async listen(handle: ListenHandle): Promise<void> {
     const o = this.options;
     const limits = o.limits;
-    const server = http.createServer({
+    const httpOptions: http.ServerOptions = {
       // tsgi's own limits are checked per request (checkNodeRequest); llhttp's total must not
       // refuse first, so it is set to the most those limits allow.
       maxHeaderSize: (limits.maxRequestLine || 8190) + limits.maxHeaderCount * (limits.maxHeaderFieldSize + 2) + 4,
@@ -63,14 +64,19 @@ export class NodeEngine implements Engine {
       keepAliveTimeout: 0,
       requestTimeout: 0,
       headersTimeout: 0,
-    });
+    };
+    // node:https (and node:tls) is loaded only by a server that serves TLS.
+    const server = o.tls === undefined ? http.createServer(httpOptions) : (await import('node:https')).createServer({ ...o.tls.options, ...httpOptions });
     server.keepAliveTimeout = 0;
     // Node drops fields past maxHeadersCount silently; tsgi refuses them instead (431).
     server.maxHeadersCount = 0;
-    watchDrops(server, o);
-    server.on('connection', (socket: TrackedSocket) => {
-      socket[kConnection] = new NodeConnection(this.core, socket, this.options);
+    const listening = await acceptConnections(server, this.core, o, (socket: TrackedSocket, accepted) => {
+      socket[kConnection] = new NodeConnection(this.core, socket, this.options, accepted);
+      // After a PROXY protocol header: node:http reads the socket's handle itself from now on, so
+      // the bytes that followed the header are given to its parser here, before any later read.
+      if (accepted.head !== null) socket.emit('data', accepted.head);
     });
+    watchDrops(listening, o);
     server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => connectionOf(req.socket)?.onRequest(req, res, false, null));
     server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => connectionOf(req.socket)?.onRequest(req, res, true, null));
     server.on('checkExpectation', (req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -96,9 +102,9 @@ export class NodeEngine implements Engine {
       if (conn === undefined) socket.destroy();
       else conn.onClientError(err);
     });
-    server.on('error', (err) => o.log.error({ err }, 'listening socket error'));
-    await listenOnHandle(server, handle, o.backlog);
-    this.servers.push(server);
+    listening.on('error', (err) => o.log.error({ err }, 'listening socket error'));
+    await listenOnHandle(listening, handle, o.backlog);
+    this.servers.push(listening);
   }
 
   drain(): Promise<void> {
@@ -164,8 +170,9 @@ class NodeConnection extends Connection implements LedgerOwner {
     core: EngineCore,
     private readonly socket: net.Socket,
     private readonly options: EngineOptions,
+    accepted: Accepted,
   ) {
-    super(core, connectionInfo(socket), performance.now());
+    super(core, accepted.info, accepted.acceptedAt, accepted.certificate);
     socket.once('close', this.onSocketClose);
     const parser = llhttpHooks === null ? null : parserOf(socket);
     this.ledger = parser === null ? null : new ReadLedger(socket, parser, this);
@@ -523,7 +530,7 @@ class NodeConnection extends Connection implements LedgerOwner {
     const socket = this.socket;
     if (socket.destroyed) return;
     socket.removeListener('close', this.onSocketClose);
-    new TsgiConnection(this.core, socket, this.options.limits, { info: this.info, openedAt: this.openedAt, served: this.served, bytes });
+    new TsgiConnection(this.core, socket, this.options.limits, { info: this.info, certificate: this.peerCertificate, acceptedAt: this.openedAt, head: bytes }, { served: this.served });
     this.move(GONE);
     this.core.forget(this);
   }

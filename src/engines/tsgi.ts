@@ -30,6 +30,7 @@ import type { Exchange } from './exchange.js';
 import { TIME_ORIGIN } from './clock.js';
 import { listenOnHandle, type Engine, type EngineOptions, type InFlightRequest, type ListenHandle } from './engine.js';
 import { watchDrops } from './drops.js';
+import { acceptConnections, type Accepted } from './accept.js';
 
 /** Bytes a connection may hold unparsed (pipelined requests, unread body) before reading stops. */
 const READ_HIGH_WATER = 256 * 1024;
@@ -49,15 +50,19 @@ export class TsgiEngine implements Engine {
   }
 
   async listen(handle: ListenHandle): Promise<void> {
-    const limits = this.options.limits;
+    const o = this.options;
+    const limits = o.limits;
     // allowHalfOpen: a client may send its request and then its FIN; it still gets its answer.
-    const server = net.createServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
-      new TsgiConnection(this.core, socket, limits);
+    const socketOptions = { noDelay: true, allowHalfOpen: true };
+    // node:tls is loaded only by a server that serves TLS.
+    const server = o.tls === undefined ? net.createServer(socketOptions) : (await import('node:tls')).createServer({ ...o.tls.options, ...socketOptions });
+    const listening = await acceptConnections(server, this.core, o, (socket, accepted) => {
+      new TsgiConnection(this.core, socket, limits, accepted);
     });
-    watchDrops(server, this.options);
-    server.on('error', (err) => this.options.log.error({ err }, 'listening socket error'));
-    await listenOnHandle(server, handle, this.options.backlog);
-    this.servers.push(server);
+    watchDrops(listening, o);
+    listening.on('error', (err) => o.log.error({ err }, 'listening socket error'));
+    await listenOnHandle(listening, handle, o.backlog);
+    this.servers.push(listening);
   }
 
   drain(): Promise<void> {
@@ -79,13 +84,10 @@ export class TsgiEngine implements Engine {
  * A connection another engine began and hands over from a request boundary on (the node engine,
  * for what llhttp cannot be trusted to read as this engine would: docs/engines.md).
  */
-export interface Adoption {
-  info: ConnectionInfo;
-  openedAt: number;
+/** A connection the node engine hands to this one's handling (node.ts) after some requests. */
+export interface HandedOver {
   /** Requests the connection has already carried. */
   served: number;
-  /** Bytes read from the socket that were not served: the start of the next request. */
-  bytes: Buffer;
 }
 
 export class TsgiConnection extends Connection {
@@ -112,13 +114,15 @@ export class TsgiConnection extends Connection {
     drain: (): void => this.onSocketDrain(),
   };
 
+  /** `accepted`: what accept.ts learnt of the connection (without it, the socket's own facts). */
   constructor(
     core: EngineCore,
     private readonly socket: net.Socket,
     limits: ParserLimits,
-    adopted: Adoption | null = null,
+    accepted: Accepted | null = null,
+    handedOver: HandedOver | null = null,
   ) {
-    super(core, adopted?.info ?? connectionInfo(socket), adopted?.openedAt ?? performance.now());
+    super(core, accepted?.info ?? connectionInfo(socket), accepted?.acceptedAt ?? performance.now(), accepted?.certificate ?? null);
     this.parser = new RequestParser(limits);
     socket.on('data', this.readers.data);
     socket.on('end', this.readers.end);
@@ -127,13 +131,15 @@ export class TsgiConnection extends Connection {
       // ECONNRESET and friends: the client went away; 'close' follows and cleans up.
     });
     socket.on('close', () => this.onClose());
-    if (adopted !== null) {
-      this.served = adopted.served;
+    if (handedOver !== null) {
+      this.served = handedOver.served;
       this.lastActive = performance.now();
-      if (adopted.bytes.length > 0) this.onData(adopted.bytes);
-      // The previous reader may have left the socket paused.
-      if (!this.paused) socket.resume();
     }
+    // After a PROXY protocol header, or from the node engine: the bytes already read come first,
+    // then the socket reads on (the reader before may have left it paused).
+    const head = accepted?.head ?? null;
+    if (head !== null && head.length > 0) this.onData(head);
+    if (!this.paused && (handedOver !== null || socket.isPaused())) socket.resume();
   }
 
   // ---- reading -------------------------------------------------------------------------------

@@ -69,6 +69,8 @@ export function emptyView(): ForwardedView {
 
 interface SchemeHeader {
   lower: string;
+  /** The usual spelling (X-Forwarded-Proto), compared first. */
+  usual: string;
   https: string;
 }
 
@@ -84,14 +86,20 @@ interface ForwardedElement {
 export class Forwarding {
   readonly trusted: AddressList;
   private readonly schemeHeaders: SchemeHeader[];
-  /** Bit n set: some secure scheme header name is n characters long (n < 32), so most fields skip the list. */
+  /** Bit n set: some secure scheme header name is n characters long (31: 31 or more), so most fields skip the list. */
   private readonly schemeLengths: number;
+  /** The same for every name apply() reads: a field of another length is passed over at once. */
+  private readonly lengths: number;
+  /** A secure scheme header is configured with the name of another field apply() reads. */
+  private readonly schemeOverlap: boolean;
 
   /** Compiles the settings once; throws a TsgiError (TSGI_ERR_CONFIG) for a bad address entry. */
   constructor(settings: ForwardingSettings) {
     this.trusted = AddressList.parse(settings.forwardedAllowIps);
-    this.schemeHeaders = Object.entries(settings.secureSchemeHeaders).map(([name, https]) => ({ lower: name.toLowerCase(), https }));
-    this.schemeLengths = this.schemeHeaders.reduce((bits, header) => bits | (header.lower.length < 32 ? 1 << header.lower.length : 1 << 31), 0);
+    this.schemeHeaders = Object.entries(settings.secureSchemeHeaders).map(([name, https]) => ({ lower: name.toLowerCase(), usual: usualSpelling(name), https }));
+    this.schemeLengths = this.schemeHeaders.reduce((bits, header) => bits | lengthBit(header.lower.length), 0);
+    this.lengths = this.schemeLengths | lengthBit(4) | lengthBit(9) | lengthBit(15) | lengthBit(16);
+    this.schemeOverlap = this.schemeHeaders.some((header) => ['host', 'forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-port'].includes(header.lower));
   }
 
   /**
@@ -124,28 +132,48 @@ export class Forwarding {
     let scheme: 'http' | 'https' | null = null;
     const schemeHeaders = this.schemeHeaders;
     const schemeLengths = this.schemeLengths;
+    const lengths = this.lengths;
+    const schemeOverlap = this.schemeOverlap;
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i]!;
+      const length = name.length;
+      const bit = lengthBit(length);
+      if ((lengths & bit) === 0) continue;
       const value = headers[i + 1]!;
-      switch (name.length) {
+      // A field that is one of these is no secure scheme header (unless one is configured so).
+      switch (length) {
         case 4:
-          if (sameName(name, 'host')) host = value;
+          if (sameName(name, 'Host', 'host')) {
+            host = value;
+            if (!schemeOverlap) continue;
+          }
           break;
         case 9:
-          if (sameName(name, 'forwarded')) forwarded = forwarded === null ? value : `${forwarded},${value}`;
+          if (sameName(name, 'Forwarded', 'forwarded')) {
+            forwarded = forwarded === null ? value : `${forwarded},${value}`;
+            if (!schemeOverlap) continue;
+          }
           break;
         case 15:
-          if (sameName(name, 'x-forwarded-for')) xff = xff === null ? value : `${xff},${value}`;
+          if (sameName(name, 'X-Forwarded-For', 'x-forwarded-for')) {
+            xff = xff === null ? value : `${xff},${value}`;
+            if (!schemeOverlap) continue;
+          }
           break;
         case 16:
-          if (sameName(name, 'x-forwarded-host')) xfHost = value;
-          else if (sameName(name, 'x-forwarded-port')) xfPort = value;
+          if (sameName(name, 'X-Forwarded-Host', 'x-forwarded-host')) {
+            xfHost = value;
+            if (!schemeOverlap) continue;
+          } else if (sameName(name, 'X-Forwarded-Port', 'x-forwarded-port')) {
+            xfPort = value;
+            if (!schemeOverlap) continue;
+          }
           break;
       }
-      if ((schemeLengths & (1 << Math.min(name.length, 31))) === 0) continue;
+      if ((schemeLengths & bit) === 0) continue;
       for (let s = 0; s < schemeHeaders.length; s++) {
         const header = schemeHeaders[s]!;
-        if (name.length !== header.lower.length || !sameName(name, header.lower)) continue;
+        if (length !== header.lower.length || !sameName(name, header.usual, header.lower)) continue;
         const said = value === header.https ? 'https' : 'http';
         if (scheme !== null && said !== scheme) return conflict('the secure scheme headers disagree on http or https');
         scheme = said;
@@ -210,7 +238,8 @@ export class Forwarding {
   private walkXForwardedFor(list: string, out: ForwardedView): void {
     let end = list.length;
     while (end > 0) {
-      const comma = list.lastIndexOf(',', end - 1);
+      let comma = end - 1;
+      while (comma >= 0 && list.charCodeAt(comma) !== 0x2c /* , */) comma--;
       let from = comma + 1;
       let to = end;
       end = comma === -1 ? 0 : comma;
@@ -252,6 +281,8 @@ let hopPort = '';
 function parseHop(list: string, from: number, to: number): AddressFamily {
   let port = '';
   let end = to;
+  // IPv6 text (an IPv4-mapped address among it), not a dotted quad.
+  let mapped = true;
   if (list.charCodeAt(from) === 0x5b /* [ */) {
     const close = list.indexOf(']', from);
     if (close === -1 || close >= to) return NOT_AN_ADDRESS;
@@ -263,21 +294,24 @@ function parseHop(list: string, from: number, to: number): AddressFamily {
     from += 1;
     end = close;
   } else {
-    const first = list.indexOf(':', from);
-    const second = first === -1 || first >= to ? -1 : list.indexOf(':', first + 1);
-    if (first !== -1 && first < to && (second === -1 || second >= to)) {
+    let first = -1;
+    let colons = 0;
+    for (let i = from; i < to; i++) {
+      if (list.charCodeAt(i) === 0x3a /* : */ && colons++ === 0) first = i;
+    }
+    if (colons === 1) {
       // One colon: IPv4:port (an IPv6 address has at least two).
       port = list.slice(first + 1, to);
       if (!isPort(port)) return NOT_AN_ADDRESS;
       end = first;
     }
+    mapped = colons > 1;
   }
   const family = parseAddress(list, from, end, words);
   if (family === NOT_AN_ADDRESS) return family;
   // A dotted quad that parsed is already canonical; IPv6 (and IPv4-mapped) text is written out again.
   if (family === IPV4) {
-    const colon = list.indexOf(':', from);
-    hopAddress = colon === -1 || colon >= end ? list.slice(from, end) : formatIPv4(words[0]!);
+    hopAddress = mapped ? formatIPv4(words[0]!) : list.slice(from, end);
   } else {
     hopAddress = formatIPv6(words);
   }
@@ -372,10 +406,25 @@ function splitHostPort(host: string): [string, string | null] {
   return [host.slice(0, colon), colon + 1 === host.length ? null : host.slice(colon + 1)];
 }
 
-/** Case-insensitive (ASCII) comparison of a field name with a lowercase name. */
-function sameName(name: string, lower: string): boolean {
+/** The bit of a name's length in a mask of lengths (bit 31: 31 characters or more). */
+function lengthBit(length: number): number {
+  return 1 << (length < 31 ? length : 31);
+}
+
+/** X-FORWARDED-PROTO → X-Forwarded-Proto: how clients and proxies usually spell a field name. */
+function usualSpelling(name: string): string {
+  return name.toLowerCase().replace(/(^|-)([a-z])/g, (_, dash: string, letter: string) => dash + letter.toUpperCase());
+}
+
+/**
+ * Case-insensitive (ASCII) comparison of a field name with a lowercase name; `usual` is its usual
+ * spelling, which most senders use, so a plain comparison settles most fields.
+ */
+function sameName(name: string, usual: string, lower: string): boolean {
+  if (name === usual || name === lower) return true;
   if (name.length !== lower.length) return false;
-  for (let i = 0; i < lower.length; i++) {
+  // From the end: names that share a prefix (X-Forwarded-) differ there.
+  for (let i = lower.length - 1; i >= 0; i--) {
     const a = name.charCodeAt(i);
     const b = lower.charCodeAt(i);
     if (a !== b && (a + 0x20 !== b || b < 0x61 || b > 0x7a)) return false;

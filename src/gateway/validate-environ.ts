@@ -50,7 +50,7 @@ const TSGI_KEYS_1_0 = new Set([
   'tsgi.raw_headers',
   'tsgi.trailers',
 ]);
-const TSGI_KEYS_1_1 = new Set([...TSGI_KEYS_1_0, 'tsgi.signal', 'tsgi.early_hints', 'tsgi.upgrade']);
+const TSGI_KEYS_1_1 = new Set([...TSGI_KEYS_1_0, 'tsgi.signal', 'tsgi.early_hints', 'tsgi.upgrade', 'tsgi.peer_certificate']);
 
 export function checkFieldList(list: unknown, key: string, rule: string): void {
   if (!Array.isArray(list)) serverBroke(rule, `environ['${key}'] is ${describe(list)}`, 'set it to an array of [name, value] pairs');
@@ -188,7 +188,7 @@ function checkConnection(cgi: Record<(typeof CGI_KEYS)[number], string>, minor: 
   if (peer.startsWith('[')) serverBroke('§3.5', `REMOTE_ADDR is ${quote(peer)}`, 'give the address without brackets');
 }
 
-/** The TSGI 1.1 keys: tsgi.signal (§3.9), tsgi.early_hints (§5.7) and tsgi.upgrade (§3.10). */
+/** The TSGI 1.1 keys: tsgi.signal (§3.9), tsgi.early_hints (§5.7), tsgi.upgrade (§3.10), tsgi.peer_certificate (§3.7). */
 function checkExtensions(env: Environ): void {
   if (!Object.prototype.hasOwnProperty.call(env, 'tsgi.signal')) {
     serverBroke('§3.9', "environ['tsgi.signal'] is missing", 'give every environ an AbortSignal');
@@ -206,6 +206,12 @@ function checkExtensions(env: Environ): void {
     const raw = env['tsgi.raw_headers'];
     if (!raw.some(([name]) => name.length === 7 && name.toLowerCase() === 'upgrade')) {
       serverBroke('§3.10', "environ['tsgi.upgrade'] is set on a request without an Upgrade field", 'offer it only on requests that carry Upgrade');
+    }
+  }
+  if ('tsgi.peer_certificate' in env) {
+    const cert = env['tsgi.peer_certificate'] as Record<string, unknown> | null;
+    if (typeof cert !== 'object' || cert === null || typeof cert.subject !== 'string' || typeof cert.pem !== 'string' || typeof cert.fingerprint256 !== 'string') {
+      serverBroke('§3.7', `environ['tsgi.peer_certificate'] is ${describe(cert)}`, 'give the verified client certificate (subject, issuer, pem, ...) or leave the key out');
     }
   }
 }

@@ -24,11 +24,7 @@ const groups = new Uint16Array(8);
  */
 export function parseAddress(text: string, from: number, to: number, out: Uint32Array): AddressFamily {
   if (to - from < 2) return NOT_AN_ADDRESS;
-  const v4 = parseIPv4(text, from, to);
-  if (v4 !== -1) {
-    out[0] = v4;
-    return IPV4;
-  }
+  if (parseIPv4(text, from, to, out)) return IPV4;
   const zone = text.indexOf('%', from);
   if (zone !== -1 && zone < to) to = zone;
   if (!parseIPv6(text, from, to)) return NOT_AN_ADDRESS;
@@ -40,8 +36,11 @@ export function parseAddress(text: string, from: number, to: number, out: Uint32
   return IPV6;
 }
 
-/** text[from, to) as an IPv4address, as an unsigned 32-bit number, or -1. */
-function parseIPv4(text: string, from: number, to: number): number {
+/**
+ * text[from, to) as an IPv4address into out[0]; false when it is not one. The value is kept in
+ * 32-bit integer arithmetic (the typed array makes it unsigned), so no number is boxed.
+ */
+function parseIPv4(text: string, from: number, to: number, out: Uint32Array): boolean {
   let value = 0;
   let octets = 0;
   let i = from;
@@ -52,18 +51,22 @@ function parseIPv4(text: string, from: number, to: number): number {
       const c = text.charCodeAt(i);
       if (c < 0x30 || c > 0x39) break;
       octet = octet * 10 + (c - 0x30);
-      if (octet > 255 || (i > start && text.charCodeAt(start) === 0x30)) return -1;
+      if (octet > 255 || (i > start && text.charCodeAt(start) === 0x30)) return false;
     }
-    if (i === start) return -1;
-    value = value * 256 + octet;
+    if (i === start) return false;
+    value = (value << 8) | octet;
     octets++;
     if (i === to) break;
-    if (text.charCodeAt(i) !== 0x2e /* . */ || octets === 4) return -1;
+    if (text.charCodeAt(i) !== 0x2e /* . */ || octets === 4) return false;
     i++;
-    if (i === to) return -1;
+    if (i === to) return false;
   }
-  return octets === 4 ? value : -1;
+  if (octets !== 4) return false;
+  out[0] = value;
+  return true;
 }
+
+const v4scratch = new Uint32Array(1);
 
 /** text[from, to) as an IPv6address (RFC 4291 §2.2) into `groups`; false when it is not one. */
 function parseIPv6(text: string, from: number, to: number): boolean {
@@ -85,8 +88,8 @@ function parseIPv6(text: string, from: number, to: number): boolean {
     }
     if (i < to && text.charCodeAt(i) === 0x2e /* . */) {
       // The last 32 bits may be written as an IPv4address.
-      const v4 = parseIPv4(text, start, to);
-      if (v4 === -1 || n > 6) return false;
+      if (!parseIPv4(text, start, to, v4scratch) || n > 6) return false;
+      const v4 = v4scratch[0]!;
       groups[n++] = v4 >>> 16;
       groups[n++] = v4 & 0xffff;
       i = to;

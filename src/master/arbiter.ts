@@ -11,6 +11,7 @@ import cluster, { type Worker as ClusterWorker } from 'node:cluster';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../config/load.js';
+import { loadTls } from '../config/tls.js';
 import type { Config } from '../config/settings.js';
 import type { Logger } from '../log.js';
 import { runHook } from '../config/hooks.js';
@@ -194,7 +195,8 @@ export class Arbiter {
       this.log,
       { upgrade: source === 'upgrade' },
     );
-    for (const s of this.sockets) this.log.info(`Listening at: ${s.url} (${process.pid})`);
+    // As Gunicorn: the URL says https when tsgi terminates TLS.
+    for (const s of this.sockets) this.log.info(`Listening at: ${config.certfile !== null ? s.url.replace(/^http:/, 'https:') : s.url} (${process.pid})`);
     this.log.info(`Using engine: ${config.http}`);
     for (const sig of SIGNALS) process.on(sig, () => this.enqueue(sig));
     this.reaper = OrphanReaper.forPid1(this.log);
@@ -434,6 +436,9 @@ export class Arbiter {
     if (this.stopping !== null) return;
     try {
       const loaded = await loadConfig(this.options.argv, process.env, this.options.startCwd);
+      // A certificate or key that cannot be used (a renewal half done) keeps the running workers
+      // serving the old one, as an app that fails to load does; the new workers read the files.
+      for (const warning of loadTls(loaded.config, process.cwd())?.warnings ?? []) this.log.warn(warning);
       if (loaded.config.bind.join(' ') !== this.config.bind.join(' ')) {
         this.log.warn('the bind addresses changed; they take effect when tsgi is restarted, not on reload');
         loaded.config.bind = this.config.bind;

@@ -29,6 +29,7 @@ import { WORKER_ENV, type MasterMessage, type SerializedError, type WorkerBootIn
 import { stdSerializers } from 'pino';
 import { runHook, runHookSync } from '../config/hooks.js';
 import { dropPrivileges } from './privileges.js';
+import { connectionOptions, type ConnectionOptions } from './connection-options.js';
 
 const ENGINES = { tsgi: TsgiEngine, node: NodeEngine } as const;
 
@@ -103,7 +104,9 @@ class Worker {
       onUncaught: () => this.retire('uncaught exception'),
     });
     await runHook(this.config, 'postFork', this.log, null, this.info);
+    let connections: ConnectionOptions;
     try {
+      connections = await connectionOptions(this.config, process.cwd());
       dropPrivileges(this.config);
     } catch (err) {
       this.log.fatal((err as Error).message);
@@ -147,6 +150,7 @@ class Worker {
       bodyTimeout: config.bodyTimeout,
       limitConcurrency: config.limitConcurrency,
       workerConnections: config.workerConnections,
+      ...connections,
       onRequestStart: this.current !== null ? (method, target) => this.requestStarted(method, target) : undefined,
       onRequestDone:
         this.maxRequests > 0 || config.postRequest !== null || this.accessLog !== null || this.metrics !== null ? (record) => this.requestDone(record) : undefined,

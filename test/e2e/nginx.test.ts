@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
+import https from 'node:https';
 import { chmodSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,19 +14,23 @@ import { checkNginxConfig, freePort, renderNginxConfig, startNginx, stopAllProxi
 import type { ProxyProcess } from '../helpers/proxy-process.js';
 import { startLoad } from '../helpers/load.js';
 import { count, sleep, until } from '../helpers/wait.js';
+import { makeCertificates, type TestCertificates } from '../helpers/certificates.js';
 
 const APP = join(ROOT, 'test/deploy/fixtures/proxy-app.js:app');
 let tsgi: RunningServer;
 let nginx: ProxyProcess;
 let nginxUnix: ProxyProcess;
+let nginxTls: ProxyProcess;
+let certs: TestCertificates;
 let port = 0;
 let unixPort = 0;
+let tlsPort = 0;
 
 beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tsgi-behind-nginx-'));
   chmodSync(dir, 0o755);
   const socket = join(dir, 'tsgi.sock');
-  tsgi = await startTsgi({ args: ['--workers', '2', '-b', '127.0.0.1:0', '-b', `unix:${socket}`, '-m', '000', APP] });
+  tsgi = await startTsgi({ args: ['--workers', '2', '-b', '127.0.0.1:0', '-b', `unix:${socket}`, '-m', '000', '--forwarded-allow-ips', '127.0.0.1', APP] });
   await until(() => count(tsgi, /Worker ready/) >= 2, 'two workers', { server: tsgi });
   port = await freePort();
   nginx = await startNginx(renderNginxConfig({ listenPort: port, upstreamPort: tsgi.port, upstreamSocket: socket }, '@PREFIX@'), port);
@@ -33,11 +38,20 @@ beforeAll(async () => {
   unixPort = await freePort();
   const unixConf = renderNginxConfig({ listenPort: unixPort, upstreamPort: tsgi.port, upstreamSocket: socket }, '@PREFIX@').replace('proxy_pass http://tsgi;', 'proxy_pass http://tsgi_unix;');
   nginxUnix = await startNginx(unixConf, unixPort);
-}, 60_000);
+  // The same file, terminating TLS: the shipped server block listening with ssl.
+  certs = makeCertificates();
+  tlsPort = await freePort();
+  const tlsConf = renderNginxConfig({ listenPort: tlsPort, upstreamPort: tsgi.port, upstreamSocket: socket }, '@PREFIX@').replace(
+    `listen 127.0.0.1:${tlsPort};`,
+    `listen 127.0.0.1:${tlsPort} ssl;\n    ssl_certificate ${certs.serverCert};\n    ssl_certificate_key ${certs.serverKey};`,
+  );
+  nginxTls = await startNginx(tlsConf, tlsPort);
+}, 120_000);
 
 afterAll(async () => {
   await stopAllProxies();
   await stopAll();
+  certs?.cleanup();
 });
 
 function request(p: number, path: string, options: { method?: string; body?: { chunk: Buffer; times: number } } = {}): Promise<{ status: number; body: string; chunksAt: number[]; endAt: number }> {
@@ -113,6 +127,30 @@ describe('behind Nginx (config/nginx.conf)', () => {
     expect(readFileSync(join(nginx.prefix, 'error.log'), 'utf8')).not.toMatch(/\[(error|crit|alert|emerg)\]/);
   }, 60_000);
 
-  // Turned on when tsgi reads X-Forwarded-* from trusted proxies (--forwarded-allow-ips).
-  it.todo('the app sees the client address and scheme Nginx forwards (X-Forwarded-For/Proto, --forwarded-allow-ips)');
+  it('the app sees the client address and scheme Nginx forwards (X-Forwarded-For/Proto, --forwarded-allow-ips)', async () => {
+    // The client connects from 127.0.0.2 and tries to claim another address and https itself.
+    const spoof = { 'X-Forwarded-For': '6.6.6.6', 'X-Forwarded-Proto': 'https', Forwarded: 'for=6.6.6.6;proto=https' };
+    for (const p of [port, unixPort]) {
+      const seen = await envThrough(p, spoof);
+      expect(seen).toMatchObject({ remoteAddr: '127.0.0.2', scheme: 'http', host: `127.0.0.1:${p}`, serverPort: String(p) });
+    }
+    // Over TLS at Nginx: https reaches the app, with the port the client used.
+    const secure = await envThrough(tlsPort, spoof, true);
+    expect(secure).toMatchObject({ remoteAddr: '127.0.0.2', scheme: 'https', serverPort: String(tlsPort) });
+  });
 });
+
+/** GET /env through Nginx from 127.0.0.2. */
+function envThrough(p: number, headers: Record<string, string>, secure = false): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    const options = { host: '127.0.0.1', port: p, path: '/env', localAddress: '127.0.0.2', headers, agent: false, timeout: 10_000 };
+    const onResponse = (res: http.IncomingMessage): void => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => (res.statusCode === 200 ? resolve(JSON.parse(body) as Record<string, unknown>) : reject(new Error(`status ${res.statusCode}: ${body}`))));
+    };
+    const req = secure ? https.get({ ...options, ca: readFileSync(certs.caCert) }, onResponse) : http.get(options, onResponse);
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}

@@ -1023,6 +1023,7 @@ describe('the TSGI 1.1 environ', () => {
     ['an IPv4-mapped REMOTE_ADDR', { REMOTE_ADDR: '::ffff:203.0.113.7' }, '§3.5'],
     ['a bracketed REMOTE_ADDR', { REMOTE_ADDR: '[::1]' }, '§3.5'],
     ['a RAW_URI with a "%" that starts no escape', { RAW_URI: '/a%zz' }, '§3.3'],
+    ['a tsgi.peer_certificate that is not a certificate', { 'tsgi.url_scheme': 'https', 'tsgi.peer_certificate': 'CN=alice' }, '§3.7'],
   ])('environ with %s', async (_name, overrides, rule) => {
     await expectBreach(callWith(overrides), 'server', rule);
   });
@@ -1033,6 +1034,11 @@ describe('the TSGI 1.1 environ', () => {
 
   it('a TSGI 1.0 server may not add the 1.1 keys', async () => {
     await expectBreach(callWith({ 'tsgi.signal': new AbortController().signal }, { minor: 0 }), 'server', '§3.7');
+  });
+
+  it('a verified client certificate in tsgi.peer_certificate passes', () => {
+    const cert = { subject: 'CN=alice', issuer: 'CN=ca', subjectAltName: null, serialNumber: '01', fingerprint256: 'AB:CD', validFrom: new Date(), validTo: new Date(), pem: '-----BEGIN CERTIFICATE-----' };
+    expect(() => callWith({ 'tsgi.url_scheme': 'https', 'tsgi.peer_certificate': cert })()).not.toThrow();
   });
 
   it('tsgi.upgrade on a request that carries Upgrade, and bracketed IPv6 names, pass', () => {

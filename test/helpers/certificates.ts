@@ -32,6 +32,8 @@ export interface TestCertificates {
   /** A client certificate from another CA, and its key. */
   strangerCert: string;
   strangerKey: string;
+  /** Signs a new server certificate (for localhost and 127.0.0.1) by the CA into `cert` and `key`, as a renewal would. */
+  renew(cert: string, key: string): void;
   cleanup(): void;
 }
 
@@ -68,6 +70,8 @@ export function makeCertificates(): TestCertificates {
     clientKey: at('client.key'),
     strangerCert: at('stranger.pem'),
     strangerKey: at('stranger.key'),
+    renew: (cert, key) =>
+      openssl(dir, 'req', '-x509', ...EC, '-keyout', key, '-out', cert, '-days', '365', '-subj', '/CN=localhost', '-CA', 'ca.pem', '-CAkey', 'ca.key', ...LEAF, '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'),
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
 }

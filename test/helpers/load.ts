@@ -8,6 +8,7 @@
  * counted in `retried`. Anything else is a failure.
  */
 import http from 'node:http';
+import https from 'node:https';
 
 export interface LoadResult {
   ok: number;
@@ -22,18 +23,20 @@ export interface LoadLoop {
   readonly result: LoadResult;
 }
 
-export function startLoad(port: number, options: { concurrency?: number; keepAlive?: boolean; maxMs?: number; path?: string } = {}): LoadLoop {
+/** `ca`: speak https, trusting this CA (certificates for 127.0.0.1). */
+export function startLoad(port: number, options: { concurrency?: number; keepAlive?: boolean; maxMs?: number; path?: string; ca?: Buffer } = {}): LoadLoop {
   const concurrency = options.concurrency ?? 8;
   const keepAlive = options.keepAlive ?? true;
   const deadline = Date.now() + (options.maxMs ?? 30_000);
-  const agent = new http.Agent({ keepAlive, maxSockets: concurrency });
+  const client = options.ca === undefined ? http : https;
+  const agent = options.ca === undefined ? new http.Agent({ keepAlive, maxSockets: concurrency }) : new https.Agent({ keepAlive, maxSockets: concurrency, ca: options.ca });
   const result: LoadResult = { ok: 0, failed: 0, retried: 0, errors: [], pids: new Set() };
   let running = true;
 
   const once = (): Promise<void> =>
     new Promise((resolve) => {
       const attempt = (retries: number): void => {
-        const req = http.get({ host: '127.0.0.1', port, path: options.path ?? '/', agent, headers: keepAlive ? {} : { connection: 'close' }, timeout: 10_000 }, (res) => {
+        const req = client.get({ host: '127.0.0.1', port, path: options.path ?? '/', agent, headers: keepAlive ? {} : { connection: 'close' }, timeout: 10_000 }, (res) => {
           let body = '';
           res.setEncoding('utf8');
           res.on('data', (d) => (body += d));
@@ -68,10 +71,10 @@ export function startLoad(port: number, options: { concurrency?: number; keepAli
       attempt(0);
     });
 
-  const client = async (): Promise<void> => {
+  const loop = async (): Promise<void> => {
     while (running && Date.now() < deadline) await once();
   };
-  const clients = Array.from({ length: concurrency }, client);
+  const clients = Array.from({ length: concurrency }, loop);
   return {
     result,
     async stop() {

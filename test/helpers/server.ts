@@ -106,9 +106,9 @@ export async function startTsgi(options: StartOptions = {}): Promise<RunningServ
   };
   if (options.waitReady === false) return server;
   try {
-    const line = await waitFor(/Listening at: http:\/\/127\.0\.0\.1:\d+/, options.timeoutMs ?? 15_000);
+    const line = await waitFor(/Listening at: https?:\/\/127\.0\.0\.1:\d+/, options.timeoutMs ?? 15_000);
     server.port = Number(/127\.0\.0\.1:(\d+)/.exec(line)![1]);
-    server.url = `http://127.0.0.1:${server.port}`;
+    server.url = `${/Listening at: https:/.test(line) ? 'https' : 'http'}://127.0.0.1:${server.port}`;
     await waitFor(/Worker ready/, options.timeoutMs ?? 15_000);
   } catch (err) {
     await server.stop('SIGKILL');
