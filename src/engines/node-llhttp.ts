@@ -83,4 +83,12 @@ export function detachFromNodeHttp(socket: net.Socket, parser: NodeParser): void
   // node:http's own flow control (it pauses a socket whose responses back up) no longer applies.
   s._paused = false;
   (socket as { readableFlowing: boolean | null }).readableFlowing = null;
+  // node:http's 'pause' listener (gone now) may have stopped the handle reading while llhttp
+  // consumed it, and the stream's own read() will not start it again: a body that had filled the
+  // request's buffer would never be read on. Read again; the next reader's backpressure applies.
+  const handle = (socket as unknown as { _handle: { reading: boolean; readStart(): number } | null })._handle;
+  if (handle !== null && !handle.reading && !socket.destroyed) {
+    handle.reading = true;
+    handle.readStart();
+  }
 }

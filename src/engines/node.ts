@@ -174,7 +174,9 @@ class NodeConnection extends Connection implements LedgerOwner {
   ) {
     super(core, accepted.info, accepted.acceptedAt, accepted.certificate);
     socket.once('close', this.onSocketClose);
-    const parser = llhttpHooks === null ? null : parserOf(socket);
+    // A node app is given node:http's own req and res, which only llhttp's reading makes: its
+    // connections stay with llhttp, refused as node-checks.ts refuses (docs/engines.md).
+    const parser = llhttpHooks === null || this.nodeApp ? null : parserOf(socket);
     this.ledger = parser === null ? null : new ReadLedger(socket, parser, this);
   }
 
