@@ -53,7 +53,7 @@ export const ERROR_CODES = [
   { code: 'TSGI_ERR_HTTP_LINE_ENDING', meaning: 'A line ended with a bare CR or a bare LF instead of CRLF.', status: 400 },
   { code: 'TSGI_ERR_HTTP_REQUEST_LINE', meaning: 'The request-line is not "method SP request-target SP HTTP-version".', status: 400 },
   { code: 'TSGI_ERR_HTTP_VERSION', meaning: 'The HTTP-version of the request-line is malformed.', status: 400 },
-  { code: 'TSGI_ERR_HTTP_METHOD', meaning: 'The node engine does not implement the method (llhttp parses a fixed list).', status: 501 },
+  { code: 'TSGI_ERR_HTTP_METHOD', meaning: 'The node engine, on a Node without the parser hooks it needs, does not implement the method (llhttp parses a fixed list).', status: 501 },
   { code: 'TSGI_ERR_HTTP_VERSION_NOT_SUPPORTED', meaning: 'The HTTP-version is well-formed but neither HTTP/1.0 nor HTTP/1.1.', status: 505 },
   { code: 'TSGI_ERR_HTTP_TARGET', meaning: 'The request-target is not in a form allowed for the method.', status: 400 },
   { code: 'TSGI_ERR_HTTP_REQUEST_LINE_TOO_LONG', meaning: 'The request-line is longer than limitRequestLine.', status: 414 },
@@ -73,7 +73,7 @@ export const ERROR_CODES = [
   { code: 'TSGI_ERR_ROOT_PATH', meaning: 'The request path is not under --root-path (SCRIPT_NAME).', status: 404 },
   { code: 'TSGI_ERR_OVERLOADED', meaning: 'The worker already had --limit-concurrency requests in flight.', status: 503 },
   { code: 'TSGI_ERR_CONNECT', meaning: 'A CONNECT request: tunnels are not part of TSGI.', status: 501 },
-  { code: 'TSGI_ERR_UPGRADE_CONTENT', meaning: 'An Upgrade request with content on the node engine, which hands such a connection over before its body.', status: 400 },
+  { code: 'TSGI_ERR_UPGRADE_CONTENT', meaning: 'An Upgrade request with content on the node engine without node:http parser hooks (it hands such a connection over before its body).', status: 400 },
 
   // Proxies in front of tsgi: forwarding headers from a trusted proxy, the PROXY protocol, TLS
   { code: 'TSGI_ERR_FORWARDED', meaning: "A trusted proxy's Forwarded, X-Forwarded-Host or X-Forwarded-Port header is malformed.", status: 400 },

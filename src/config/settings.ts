@@ -186,8 +186,9 @@ one to two per core and measure. The \`WEB_CONCURRENCY\` environment variable se
     help: 'Which HTTP/1.1 engine parses requests.',
     desc: `
 \`tsgi\` is tsgi's own strict HTTP/1.1 parser (request-smuggling hardening, Gunicorn's limits).
-\`node\` uses \`node:http\` (llhttp); the request limits below then apply only where node:http has
-an equivalent.`,
+\`node\` uses \`node:http\` (llhttp) with tsgi's checks on what it parsed, and hands a connection to
+tsgi's parser from the first request llhttp may have read otherwise (docs/engines.md): both
+engines answer the same requests the same way, with the request limits below and their statuses.`,
   }),
   floatSetting({
     name: 'timeout',

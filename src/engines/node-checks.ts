@@ -16,7 +16,14 @@ function refusal(code: ParseErrorCode, message: string): HttpParseError {
   return parseError(code, message);
 }
 
-export function checkNodeRequest(req: http.IncomingMessage, limits: ParserLimits): Refusal | null {
+/**
+ * Applies tsgi's rules to a request llhttp parsed. Returns the refusal the tsgi engine would make,
+ * or, for a request it would accept, the length its head has when written the usual way (the
+ * request-line with single spaces, each field as `name: value` or `name:` when empty, CRLFs): the
+ * node engine compares it with the bytes llhttp actually read (node.ts), and any other layout goes
+ * to the sans-IO parser, which sees what llhttp normalised away.
+ */
+export function checkNodeRequest(req: http.IncomingMessage, limits: ParserLimits): Refusal | number {
   // llhttp answers "GET /" (HTTP/0.9 style, no version at all) as 0.9: malformed here (400); a
   // well-formed version other than 1.0 and 1.1 is 505 (RFC 9110 §15.6.6, spec §8.6).
   if (req.httpVersionMajor === 0) {
@@ -27,7 +34,9 @@ export function checkNodeRequest(req: http.IncomingMessage, limits: ParserLimits
   }
   const method = req.method!;
   const url = req.url!;
-  if (limits.maxRequestLine > 0 && method.length + url.length + 10 > limits.maxRequestLine) {
+  // "method SP target SP HTTP/1.x CRLF"
+  let length = method.length + url.length + 12;
+  if (limits.maxRequestLine > 0 && length - 2 > limits.maxRequestLine) {
     return refusal('TSGI_ERR_HTTP_REQUEST_LINE_TOO_LONG', `the request-line is longer than ${limits.maxRequestLine} bytes; shorten the URL`);
   }
   const badTarget = checkTarget(method, url);
@@ -42,13 +51,13 @@ export function checkNodeRequest(req: http.IncomingMessage, limits: ParserLimits
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const value = raw[i + 1]!;
-    // The limit counts a field line with its CRLF (as the sans-IO parser and Gunicorn do). llhttp
-    // has stripped the OWS around the value, so the line is counted in the form every common
-    // client sends, "name: value" CRLF: one SP more than a line without OWS, the extra OWS of an
-    // unusual line less.
-    if (limits.maxHeaderFieldSize > 0 && name.length + value.length + 4 > limits.maxHeaderFieldSize) {
+    // The limit counts a field line with its CRLF (as the sans-IO parser and Gunicorn do), here
+    // in the usual layout; a line laid out otherwise never gets this far (see above).
+    const line = name.length + value.length + (value.length === 0 ? 3 : 4);
+    if (limits.maxHeaderFieldSize > 0 && line > limits.maxHeaderFieldSize) {
       return refusal('TSGI_ERR_HTTP_FIELD_TOO_LARGE', 'a field line is longer than the server allows; send smaller fields');
     }
+    length += line;
     const lower = name.length === 4 || name.length === 14 || name.length === 17 ? name.toLowerCase() : '';
     if (lower === 'host') {
       // RFC 9112 §3.2: "A server MUST respond with a 400 ... to any request message that
@@ -62,11 +71,14 @@ export function checkNodeRequest(req: http.IncomingMessage, limits: ParserLimits
       codings = codings === null ? value : `${codings}, ${value}`;
     }
   }
+  // RFC 9112 §3.2: "A server MUST respond with a 400 (Bad Request) status code to any HTTP/1.1
+  // request message that lacks a Host header field".
+  if (hosts === 0 && req.httpVersionMinor === 1) return refusal('TSGI_ERR_HTTP_HOST', 'an HTTP/1.1 request has no Host field; send Host');
   if (codings !== null) {
     const bad = checkTransferEncoding(codings, req.httpVersionMinor === 0 ? 0 : 1, lengths);
     if (bad !== null) return bad;
   }
-  return null;
+  return length + 2;
 }
 
 /** RFC 9110 §6.5.1: fields that must not arrive as trailers (the parser's list). */

@@ -8,18 +8,22 @@
 import http from 'node:http';
 import net from 'node:net';
 import { HttpParseError } from '../errors.js';
-import { serverRefusal } from '../http/errors.js';
+import type { Logger } from '../log.js';
+import { parseError, serverRefusal } from '../http/errors.js';
 import { informationalText, serverResponseFields, serverResponseText, type Framing, type HeadInput, type ServerResponse } from '../http/response.js';
 import type { Chunk, Header } from '../gateway/types.js';
-import { checkTarget } from '../http/parser.js';
+import { checkTarget, keepsAlive } from '../http/parser.js';
 import { pairs } from './connection-info.js';
-import { IDLE } from './connection-state.js';
+import { CLOSING, GONE, IDLE } from './connection-state.js';
 import { Connection, EngineCore } from './driver.js';
 import type { Exchange, RequestStart } from './exchange.js';
 import type { NodePair } from './node-cycle.js';
 import { checkNodeRequest, checkNodeTrailers, clientErrorRefusal } from './node-checks.js';
 import { listenOnHandle, type Engine, type EngineOptions, type InFlightRequest, type ListenHandle } from './engine.js';
 import { watchDrops } from './drops.js';
+import { ReadLedger, type LedgerOwner } from './node-ledger.js';
+import { llhttpHooks, parserOf } from './node-llhttp.js';
+import { TsgiConnection } from './tsgi.js';
 import { acceptConnections, type Accepted } from './accept.js';
 
 /** Unread request body a finished response may discard to keep the connection; beyond it, close. */
@@ -52,7 +56,8 @@ export class NodeEngine implements Engine {
       // tsgi's own limits are checked per request (checkNodeRequest); llhttp's total must not
       // refuse first, so it is set to the most those limits allow.
       maxHeaderSize: (limits.maxRequestLine || 8190) + limits.maxHeaderCount * (limits.maxHeaderFieldSize + 2) + 4,
-      requireHostHeader: true,
+      // A missing Host is refused by tsgi's checks, with the tsgi engine's answer, not node:http's own 400.
+      requireHostHeader: false,
       joinDuplicateHeaders: false,
       insecureHTTPParser: false,
       // The driver's sweep keeps every deadline; node:http's timers would race it.
@@ -129,22 +134,35 @@ interface Pending {
   res: http.ServerResponse;
   expectContinue: boolean;
   refusal: HttpParseError | null;
+  /** The Content-Length, or -1 when the request has none. */
+  contentLength: number;
+  chunked: boolean;
   /** For a request node:http handed over as 'upgrade': the bytes it read past the head. */
   upgradeHead?: Buffer;
 }
 
-class NodeConnection extends Connection {
+class NodeConnection extends Connection implements LedgerOwner {
   private req: http.IncomingMessage | null = null;
   private res: http.ServerResponse | null = null;
-  /** Pipelined requests node:http parsed while one was in flight: they wait their turn. */
+  /**
+   * Requests node:http reported that wait their turn (one runs at a time). The last `unsettled`
+   * of them came in the buffer llhttp is parsing now and stand only once the ledger says llhttp
+   * read that buffer faithfully (node-ledger.ts).
+   */
   private readonly queue: Pending[] = [];
-  /** A malformed request after those in flight: answered once they have been. */
+  private unsettled = 0;
+  /** Reads what llhttp parsed, to hand the connection over when it may have read otherwise; null when node:http lacks the hooks. */
+  private readonly ledger: ReadLedger | null;
+  /** The bytes the sans-IO parser takes over from, once the requests before them are answered. */
+  private sansIoBytes: Buffer | null = null;
+  /** Without a ledger: a malformed request after those in flight, answered once they have been. */
   private pendingRefusal: HttpParseError | null = null;
   private bytesAtIdle = 0;
   private discarded = 0;
   /** The last response has not left yet: the next request waits (bounded output per connection). */
   private waitingForFinish = false;
   private drainWaiter: Promise<void> | null = null;
+  private readonly onSocketClose = (): void => this.gone();
   /** The request in flight came as 'upgrade': what node:http read past its head. */
   private upgradeHead: Buffer | null = null;
 
@@ -155,7 +173,11 @@ class NodeConnection extends Connection {
     accepted: Accepted,
   ) {
     super(core, accepted.info, accepted.acceptedAt, accepted.certificate);
-    socket.once('close', () => this.gone());
+    socket.once('close', this.onSocketClose);
+    // A node app is given node:http's own req and res, which only llhttp's reading makes: its
+    // connections stay with llhttp, refused as node-checks.ts refuses (docs/engines.md).
+    const parser = llhttpHooks === null || this.nodeApp ? null : parserOf(socket);
+    this.ledger = parser === null ? null : new ReadLedger(socket, parser, this);
   }
 
   protected override headBytesPending(): boolean {
@@ -164,17 +186,17 @@ class NodeConnection extends Connection {
 
   /**
    * An 'upgrade' request: node:http no longer parses this connection. It is answered (or handed
-   * over) as any request, on a ServerResponse made for it, and the connection closes after a
-   * response that did not take it over.
+   * over) as any request, on a ServerResponse made for it. A response that did not take the
+   * connection over is an ordinary one (RFC 9110 §7.8: the server may ignore Upgrade): the
+   * connection persists as the request asks, read on by tsgi's parser, as on the tsgi engine.
    */
   onUpgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer): void {
     // node:http took its own error listener off the socket.
     socket.on('error', () => {});
+    // Its socket is assigned when its turn comes (start()): a response to a request pipelined
+    // before it may still hold the socket, and assigning it twice throws.
     const res = new http.ServerResponse(req);
-    res.shouldKeepAlive = false;
-    res.assignSocket(socket);
-    // No node:http server follows this response: the connection ends once it has left.
-    res.once('finish', () => socket.end());
+    res.shouldKeepAlive = keepsAlive(req.httpVersionMinor === 0 ? 0 : 1, connectionField(req.rawHeaders));
     const te = req.headers['transfer-encoding'];
     const cl = req.headers['content-length'];
     const refusal =
@@ -192,14 +214,55 @@ class NodeConnection extends Connection {
     }
     // Node's ServerResponse would add a Date of its own; the driver sends one (or the app's).
     res.sendDate = false;
-    if (this.state !== IDLE || this.queue.length > 0 || this.waitingForFinish) {
-      // A node app reads its own req (node buffers it meanwhile); a TSGI app's body waits here.
-      if (!this.nodeApp) req.pause();
-      this.queue.push({ req, res, expectContinue, refusal, ...(upgradeHead !== undefined ? { upgradeHead } : {}) });
-      if (this.queue.length >= QUEUE_HIGH && !this.socket.isPaused()) this.socket.pause();
+    const headers = req.headers;
+    const cl = headers['content-length'];
+    const contentLength = cl === undefined ? -1 : Number(cl);
+    const chunked = headers['transfer-encoding'] !== undefined;
+    const checked = refusal ?? checkNodeRequest(req, this.options.limits);
+    const pending: Pending = { req, res, expectContinue, refusal: typeof checked === 'number' ? null : checked, contentLength, chunked };
+    const ledger = this.ledger;
+    if (upgradeHead !== undefined) {
+      // node:http let go of the connection after this request (the ledger checked the buffer it came in).
+      pending.upgradeHead = upgradeHead;
+    } else if (ledger !== null) {
+      // Whatever tsgi would refuse, and every chunked body, the sans-IO parser reads instead: its
+      // answer is the tsgi engine's, to the byte.
+      ledger.request(typeof checked === 'number' && !chunked ? checked : -1, contentLength < 0 ? 0 : contentLength);
+      this.unsettled++;
+    }
+    this.queue.push(pending);
+    if (ledger === null || upgradeHead !== undefined) this.startQueued();
+    if (this.queue.length >= QUEUE_HIGH && !this.socket.isPaused()) this.socket.pause();
+  }
+
+  /**
+   * The head length (usual layout) of an Upgrade request llhttp stopped at, or -1 when the sans-IO
+   * parser must read it: one tsgi refuses, or one with content (the tsgi engine reads the body).
+   */
+  upgradeHeadLength(req: http.IncomingMessage): number {
+    const checked = checkNodeRequest(req, this.options.limits);
+    const headers = req.headers;
+    const cl = headers['content-length'];
+    return typeof checked === 'number' && headers['transfer-encoding'] === undefined && (cl === undefined || cl === '0') ? checked : -1;
+  }
+
+  get log(): Logger {
+    return this.core.log;
+  }
+
+  /** The ledger has settled the buffer llhttp parsed: its requests stand, or the sans-IO parser takes over. */
+  parsed(handOver: Buffer | null): void {
+    const fresh = this.unsettled;
+    this.unsettled = 0;
+    if (handOver === null) {
+      if (fresh > 0) this.startQueued();
       return;
     }
-    this.start({ req, res, expectContinue, refusal, ...(upgradeHead !== undefined ? { upgradeHead } : {}) });
+    // llhttp's reading of the requests in that buffer is dropped: the sans-IO parser reads them.
+    this.queue.length -= fresh;
+    this.sansIoBytes = handOver;
+    this.core.log.debug({ remote: this.info.remoteAddr, served: this.served }, 'node engine: the rest of this connection goes to the sans-IO parser (llhttp refused or may have normalised a request)');
+    this.startQueued();
   }
 
   private start(p: Pending): void {
@@ -207,31 +270,38 @@ class NodeConnection extends Connection {
     this.req = req;
     this.res = res;
     this.upgradeHead = p.upgradeHead ?? null;
+    if (p.upgradeHead !== undefined) this.assignUpgradeSocket(res);
     const now = performance.now();
-    const refusal = p.refusal ?? checkNodeRequest(req, this.options.limits);
-    if (refusal !== null) {
+    if (p.refusal !== null) {
       req.resume();
-      this.refuseHead(refusal, req.method ?? '', req.url ?? '', req.httpVersionMinor === 0 ? 0 : 1);
+      this.refuseHead(p.refusal, req.method ?? '', req.url ?? '', req.httpVersionMinor === 0 ? 0 : 1);
       return;
     }
-    const headers = req.headers;
-    const te = headers['transfer-encoding'];
-    const cl = headers['content-length'];
     const start: RequestStart = {
       method: req.method!,
       target: req.url!,
       versionMinor: req.httpVersionMinor === 0 ? 0 : 1,
       headers: req.rawHeaders,
-      contentLength: cl === undefined ? -1 : Number(cl),
-      chunked: te !== undefined,
+      contentLength: p.contentLength,
+      chunked: p.chunked,
       keepAlive: res.shouldKeepAlive,
       expectContinue: p.expectContinue,
     };
     this.beginRequest(start, now);
     const ex = this.exchange;
-    if (ex !== null && ex.input !== null) this.attachBody(ex, req, te !== undefined);
+    if (ex !== null && ex.input !== null) this.attachBody(ex, req, p.chunked);
     // A node app reads req itself; a refused request's body is dropped.
     else if (!this.nodeApp || ex === null || ex.finished) req.resume();
+  }
+
+  /** The response to an 'upgrade' request gets the socket node:http has let go of. */
+  private assignUpgradeSocket(res: http.ServerResponse): void {
+    const socket = this.socket;
+    res.assignSocket(socket);
+    // No node:http server follows this response: one that closes ends the socket once it has left.
+    res.once('finish', () => {
+      if (this.state === CLOSING) socket.end();
+    });
   }
 
   /** The worker's app is a node app: it gets node:http's req and res (node-cycle.ts). */
@@ -261,6 +331,7 @@ class NodeConnection extends Connection {
       if (ex.finished) return;
       let trailers: Header[] | null = null;
       if (chunked) {
+        // Only without a ledger: with one, chunked bodies are the sans-IO parser's.
         const bad = checkNodeTrailers(req.rawTrailers);
         if (bad !== null) return void ex.badBody(bad);
         trailers = pairs(req.rawTrailers);
@@ -269,8 +340,14 @@ class NodeConnection extends Connection {
     });
   }
 
-  /** llhttp refused what it read: the request in flight, or a later one, or the connection's first. */
+  /**
+   * node:http reports an error on the socket: a parse error read in JavaScript (the ledger hands
+   * the connection over), the connection ending in the middle of a body, a reset; without a
+   * ledger, whatever llhttp refused.
+   */
   onClientError(err: NodeJS.ErrnoException & { rawPacket?: Buffer; reason?: string }): void {
+    if (this.sansIoBytes !== null || this.closing) return;
+    if (this.ledger !== null && err.code !== 'HPE_INVALID_EOF_STATE' && this.ledger.parseError(err)) return;
     // RFC 9112 §9.6: bytes after a "Connection: close" request are not a request; the request
     // itself is still answered, and node:http closes after that answer.
     if (err.code === 'HPE_CLOSED_CONNECTION') {
@@ -281,13 +358,14 @@ class NodeConnection extends Connection {
       this.destroy();
       return;
     }
-    const refusal = clientErrorRefusal(err);
     const ex = this.exchange;
     if (ex !== null && !ex.finished && !ex.bodyComplete) {
-      // The head was fine but the body is not.
-      ex.badBody(refusal);
+      // The head was fine but the body is not: cut short (the sans-IO parser's words for it), or
+      // malformed (only without a ledger: with one, chunked bodies are the sans-IO parser's).
+      ex.badBody(err.code === 'HPE_INVALID_EOF_STATE' ? parseError('TSGI_ERR_HTTP_INCOMPLETE', 'the connection ended in the middle of the body; send the complete request') : clientErrorRefusal(err));
       return;
     }
+    const refusal = clientErrorRefusal(err);
     if (this.state !== IDLE || this.queue.length > 0) {
       // Responses leave in order: the refusal waits for the requests before it.
       this.pendingRefusal ??= refusal;
@@ -400,10 +478,18 @@ class NodeConnection extends Connection {
     this.req = null;
     this.res = null;
     this.bytesAtIdle = this.socket.bytesRead;
-    if (this.queue.length === 0 && this.pendingRefusal === null) return;
+    if (this.upgradeHead !== null) {
+      // node:http stopped parsing at that Upgrade request, which the app answered as an ordinary
+      // one: tsgi's parser reads on, from the bytes node:http read past its head.
+      this.sansIoBytes = this.upgradeHead;
+      this.upgradeHead = null;
+    }
+    if (this.queue.length === 0 && this.pendingRefusal === null && this.sansIoBytes === null) return;
     // RFC 9112 §9.3.2: the next answer waits for this one to have left, so a client that reads
     // nothing makes the worker hold one response, not one per request it pipelined.
-    if (res !== null && !res.writableFinished && !res.destroyed) {
+    // node:http lets go of the socket on 'finish' (writableFinished may come first): a response
+    // to an 'upgrade' request waiting next can only be given the socket after that.
+    if (res !== null && !res.destroyed && (!res.writableFinished || (this.socket as { _httpMessage?: unknown })._httpMessage === res)) {
       this.waitingForFinish = true;
       const go = (): void => {
         res.removeListener('finish', go);
@@ -419,19 +505,36 @@ class NodeConnection extends Connection {
   }
 
   private startQueued(): void {
-    if (this.state !== IDLE) return;
-    const next = this.queue.shift();
-    if (next !== undefined) {
-      if (this.queue.length < QUEUE_HIGH / 4 && this.socket.isPaused()) this.socket.resume();
-      if (!this.nodeApp) next.req.resume();
+    if (this.state !== IDLE || this.waitingForFinish) return;
+    if (this.queue.length > this.unsettled) {
+      const next = this.queue.shift()!;
+      if (this.queue.length < QUEUE_HIGH / 4 && this.socket.isPaused() && this.sansIoBytes === null) this.socket.resume();
       this.start(next);
       return;
     }
+    if (this.unsettled > 0) return;
+    if (this.sansIoBytes !== null) return this.switchToSansIo();
     const refusal = this.pendingRefusal;
     if (refusal !== null) {
       this.pendingRefusal = null;
       this.refuseHead(refusal);
     }
+  }
+
+  /**
+   * Every request llhttp read faithfully is answered: the sans-IO parser reads the rest of the
+   * connection, from the bytes llhttp may have read otherwise on, with the tsgi engine's
+   * connection handling on the same driver (and the same record, counts and timers).
+   */
+  private switchToSansIo(): void {
+    const bytes = this.sansIoBytes!;
+    this.sansIoBytes = null;
+    const socket = this.socket;
+    if (socket.destroyed) return;
+    socket.removeListener('close', this.onSocketClose);
+    new TsgiConnection(this.core, socket, this.options.limits, { info: this.info, certificate: this.peerCertificate, acceptedAt: this.openedAt, head: bytes }, { served: this.served });
+    this.move(GONE);
+    this.core.forget(this);
   }
 
   protected closeGracefully(_peerDone: boolean): void {
@@ -445,4 +548,13 @@ class NodeConnection extends Connection {
   destroy(): void {
     this.socket.destroy();
   }
+}
+
+/** The Connection field values of a request, joined, or null when it has none. */
+function connectionField(raw: string[]): string | null {
+  let value: string | null = null;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length === 10 && raw[i]!.toLowerCase() === 'connection') value = value === null ? raw[i + 1]! : `${value},${raw[i + 1]!}`;
+  }
+  return value;
 }

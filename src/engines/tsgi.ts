@@ -22,6 +22,7 @@ import {
   type ServerResponse,
 } from '../http/response.js';
 import type { Chunk, Header } from '../gateway/types.js';
+import type { ConnectionInfo } from '../gateway/environ.js';
 import { connectionInfo, pairs } from './connection-info.js';
 import { Connection, EngineCore } from './driver.js';
 import { UPGRADED } from './connection-state.js';
@@ -79,6 +80,16 @@ export class TsgiEngine implements Engine {
   }
 }
 
+/**
+ * A connection another engine began and hands over from a request boundary on (the node engine,
+ * for what llhttp cannot be trusted to read as this engine would: docs/engines.md).
+ */
+/** A connection the node engine hands to this one's handling (node.ts) after some requests. */
+export interface HandedOver {
+  /** Requests the connection has already carried. */
+  served: number;
+}
+
 export class TsgiConnection extends Connection {
   private readonly parser: RequestParser;
   private pumping = false;
@@ -109,6 +120,7 @@ export class TsgiConnection extends Connection {
     private readonly socket: net.Socket,
     limits: ParserLimits,
     accepted: Accepted | null = null,
+    handedOver: HandedOver | null = null,
   ) {
     super(core, accepted?.info ?? connectionInfo(socket), accepted?.acceptedAt ?? performance.now(), accepted?.certificate ?? null);
     this.parser = new RequestParser(limits);
@@ -119,10 +131,15 @@ export class TsgiConnection extends Connection {
       // ECONNRESET and friends: the client went away; 'close' follows and cleans up.
     });
     socket.on('close', () => this.onClose());
-    // After a PROXY protocol header: the bytes that followed it come first, then the socket reads on.
+    if (handedOver !== null) {
+      this.served = handedOver.served;
+      this.lastActive = performance.now();
+    }
+    // After a PROXY protocol header, or from the node engine: the bytes already read come first,
+    // then the socket reads on (the reader before may have left it paused).
     const head = accepted?.head ?? null;
-    if (head !== null) this.onData(head);
-    if (!this.paused && socket.isPaused()) socket.resume();
+    if (head !== null && head.length > 0) this.onData(head);
+    if (!this.paused && (handedOver !== null || socket.isPaused())) socket.resume();
   }
 
   // ---- reading -------------------------------------------------------------------------------

@@ -477,11 +477,7 @@ export class RequestParser {
 
     // RFC 9112 §9.3: HTTP/1.1 persists unless "close" is sent; HTTP/1.0 persists only with
     // "keep-alive". RFC 9112 §6.1: an HTTP/1.0 message with Transfer-Encoding was refused above.
-    let keepAlive = minor === 1;
-    if (connection !== null) {
-      const options = connectionOptions(connection);
-      keepAlive = (options & CONNECTION_CLOSE) === 0 && (minor === 1 || (options & CONNECTION_KEEP_ALIVE) !== 0);
-    }
+    const keepAlive = keepsAlive(minor, connection);
 
     this.head = {
       method: this.method,
@@ -805,6 +801,16 @@ export class RequestParser {
 
 const CONNECTION_CLOSE = 1;
 const CONNECTION_KEEP_ALIVE = 2;
+
+/**
+ * RFC 9112 §9.3: whether a request persists its connection: HTTP/1.1 unless `close` is sent,
+ * HTTP/1.0 only with `keep-alive`. `connection` is the Connection field values joined, or null.
+ */
+export function keepsAlive(minor: 0 | 1, connection: string | null): boolean {
+  if (connection === null) return minor === 1;
+  const options = connectionOptions(connection);
+  return (options & CONNECTION_CLOSE) === 0 && (minor === 1 || (options & CONNECTION_KEEP_ALIVE) !== 0);
+}
 
 /** RFC 9110 §7.6.1: Connection = #connection-option, case-insensitive. Returns the flags seen. */
 function connectionOptions(value: string): number {

@@ -94,9 +94,9 @@ describe.each(['tsgi', 'node'] as const)('--http %s', (engine) => {
     expect(body(await ask('GET / HTTP/1.1\r\nConnection: upgrade\r\nUpgrade: h2c'))).toBe('offered true');
     expect(body(await ask('GET / HTTP/1.0\r\nConnection: upgrade\r\nUpgrade: websocket'))).toBe('offered false');
     expect(body(await ask('GET / HTTP/1.1\r\nUpgrade: websocket'))).toBe('offered false');
-    const withContent = await ask('POST / HTTP/1.1\r\nConnection: upgrade\r\nUpgrade: websocket\r\nContent-Length: 3', 'abc');
-    if (engine === 'tsgi') expect(body(withContent)).toBe('offered false');
-    else expect(withContent).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    // With content: the body is read and the request answered as an ordinary one (on the node
+    // engine, by tsgi's parser, node:http handing the connection over before the body).
+    expect(body(await ask('POST / HTTP/1.1\r\nConnection: upgrade\r\nUpgrade: websocket\r\nContent-Length: 3', 'abc'))).toBe('offered false');
     // Chunked: "head sent; " went out before the call.
     expect(await ask('GET /late HTTP/1.1\r\nConnection: upgrade\r\nUpgrade: websocket')).toMatch(/head sent; \r\n[0-9a-f]+\r\nTSGI_ERR_UPGRADE\r\n/);
     expect((await server.stop()).code).toBe(0);
