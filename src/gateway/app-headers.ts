@@ -181,5 +181,12 @@ function remember(status: string, headers: Header[], out: CheckedResponse): void
     lastValues[i] = headers[i]![1];
   }
   // A copy: `out` is reused by its cycle, and the kept list must not alias a later request's array.
-  lastChecked = { ...out, headers: out.headers === headers ? headers.slice() : out.headers };
+  // The kept list is handed to every later request equal to this one, so it holds its own pairs:
+  // the app's pairs are arrays it may change after this request, and a later request must get
+  // the values that were checked.
+  lastChecked = { ...out, headers: out.headers === headers ? headers.slice() : out.headers.map(copyPair) };
+}
+
+function copyPair(h: Header): Header {
+  return [h[0], h[1]];
 }

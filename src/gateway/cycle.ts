@@ -261,9 +261,14 @@ export class Cycle {
   }
 
   private async pump(iterator: Iterator<Chunk> | AsyncIterator<Chunk>, isAsync: boolean): Promise<void> {
+    // Whether an error came from the body's next() (the iterator is finished) or from what the
+    // server did with a chunk (the iterator is suspended at a yield and still owes its finally).
+    let inNext = false;
     try {
       for (;;) {
+        inNext = true;
         const step = (isAsync ? await iterator.next() : iterator.next()) as IteratorResult<Chunk>;
+        inNext = false;
         // cancel() already called return() and will close the body.
         if (this.state === CANCELLED) return;
         if (step.done === true) {
@@ -283,8 +288,9 @@ export class Cycle {
         // The app's own way out of a pending next() (it saw tsgi.signal): nothing to report.
         return;
       }
-      // A generator that threw is finished: return() would do nothing (spec §6.4).
-      this.iteratorStopped = true;
+      // A generator that threw is finished: return() would do nothing (spec §6.4). One that
+      // yielded a chunk the server refused is abandoned by the server: it gets return().
+      if (inNext) this.iteratorStopped = true;
       this.fail(err);
       return;
     }

@@ -32,6 +32,13 @@ const SKIPPED: { doc: string; command: string; reason: string }[] = [
   { doc: 'docs/deploying.md', command: 'sudo cp config/tsgi.socket config/tsgi.service /etc/systemd/system/', reason: SYSTEMD },
   { doc: 'docs/deploying.md', command: 'sudo systemctl daemon-reload && sudo systemctl enable --now tsgi.socket', reason: SYSTEMD },
   { doc: 'docs/deploying.md', command: 'journalctl -u tsgi -o cat | jq .', reason: 'reads the journal of a systemd service, which this machine does not run' },
+  ...['npx vitest run test/http', 'npx vitest run test/gateway/cycle.test.ts', 'npx vitest run test/e2e/protocol.test.ts -t "engine node"', 'npx vitest run test/e2e/cli.test.ts -t "INT"'].map((command) => ({
+    doc: 'docs/testing.md',
+    command,
+    reason: 'runs part of the test suite, of which this test is a part, from the repository (the sandbox is an app directory)',
+  })),
+  { doc: 'docs/testing.md', command: 'npm run mutate', reason: 'mutation testing takes most of an hour; it is run by hand, and its score is in docs/testing.md' },
+  { doc: 'docs/testing.md', command: 'npm run mutate:static', reason: 'mutation testing of the static mutants, run by hand like npm run mutate' },
 ];
 
 /**

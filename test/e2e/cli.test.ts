@@ -3,6 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { startTsgi, stopAll, BIN, ROOT } from '../helpers/server.js';
 import { rawRequest } from '../helpers/raw.js';
+import { count, sleep, until } from '../helpers/wait.js';
 
 afterAll(stopAll);
 
@@ -13,18 +14,23 @@ function runCli(args: string[], env: Record<string, string> = {}): { code: numbe
 
 describe('tsgi command', () => {
   it('serves examples/hello.js from 4 worker processes', async () => {
-    const server = await startTsgi({ args: ['--workers', '4', 'examples/hello:app'] });
-    const pids = new Set<string>();
-    // Each connection is accepted by whichever worker the kernel wakes; many connections reach all.
-    for (let i = 0; i < 200 && pids.size < 4; i++) {
-      const { responses } = await rawRequest(server.port, 'GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n');
-      expect(responses[0]!.status).toBe(200);
-      expect(responses[0]!.body.toString()).toBe('Hello, World!');
+    // Each access log line names the worker that answered (%(p)s is its pid, as in Gunicorn).
+    const server = await startTsgi({ args: ['--workers', '4', '--access-logfile', '-', '--access-logformat', 'ANSWERED %(p)s', 'examples/hello:app'] });
+    await until(() => count(server, /Worker ready/) === 4, '4 workers ready', { server });
+    const booted = new Set([...server.output().matchAll(/Booting worker with pid: (\d+)/g)].map((m) => m[1]!));
+    expect(booted.size).toBe(4);
+    const answered = (): Set<string> => new Set([...server.output().matchAll(/ANSWERED <(\d+)>/g)].map((m) => m[1]!));
+    // Each connection is accepted by whichever worker the kernel wakes; a few at a time keep
+    // several workers busy at once, so every one of them gets some.
+    for (let round = 0; round < 100 && answered().size < 4; round++) {
+      const batch = await Promise.all(Array.from({ length: 4 }, () => rawRequest(server.port, 'GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n', { timeoutMs: 3000 })));
+      for (const { responses } of batch) {
+        expect(responses[0]!.status).toBe(200);
+        expect(responses[0]!.body.toString()).toBe('Hello, World!');
+      }
+      await sleep(10);
     }
-    const booted = server.output().match(/Booting worker with pid: (\d+)/g) ?? [];
-    expect(booted).toHaveLength(4);
-    for (const line of booted) pids.add(line);
-    expect(pids.size).toBe(4);
+    expect([...answered()].sort()).toEqual([...booted].sort());
     expect((await server.stop('SIGTERM')).code).toBe(0);
   });
 
@@ -84,10 +90,20 @@ describe('tsgi command', () => {
     await server.stop();
   });
 
-  it('stops quickly on INT', async () => {
-    const server = await startTsgi({ args: ['--workers', '2', 'examples/hello:app'] });
-    const stopped = await server.stop('SIGINT');
-    expect(stopped.code).toBe(0);
+  it('stops quickly on INT: the request in flight is dropped, not waited for as TERM would', async () => {
+    // TERM would wait up to --graceful-timeout (30 s) for the 10 s request; INT does not wait.
+    const server = await startTsgi({ args: ['--workers', '2', 'test/fixtures/apps/echo:app'] });
+    const inFlight = rawRequest(server.port, 'GET /slow?ms=10000 HTTP/1.1\r\nHost: t\r\n\r\n', { timeoutMs: 12_000 });
+    await server.waitFor(/APP_CALLED GET \/slow/, 5000);
+    const started = Date.now();
+    const stopped = await server.stop('SIGINT', 8000);
+    const took = Date.now() - started;
+    const { responses, closed } = await inFlight;
+    expect(stopped).toEqual({ code: 0, signal: null });
+    expect(took, 'the master exits within its 2 s kill deadline, not after the request').toBeLessThan(4000);
+    expect(closed, 'the connection is dropped').toBe(true);
+    expect(responses, 'no response for the request in flight').toHaveLength(0);
+    expect(server.output()).toMatch(/Handling signal: int/);
   });
 
   it('respawns a worker that dies', async () => {

@@ -247,3 +247,40 @@ describe('the output object', () => {
     expect(out).toEqual({ remoteAddr: '127.0.0.1', remotePort: '51000', scheme: 'http', host: null, serverName: null, serverPort: null });
   });
 });
+
+describe('edges found by mutation testing', () => {
+  test('only Host is Host, only X-Forwarded-Port is the port, whatever follows them', () => {
+    expect(view([['Host', 'app.internal:8000'], ['X-Forwarded-Port', '443'], ['Accept', '*/*']])).toMatchObject({ host: 'app.internal:443', serverPort: '443' });
+    expect(view([['X-Forwarded-Port', '443'], ['X-Other', '80']])).toMatchObject({ serverPort: '443' });
+  });
+
+  test('several Forwarded lines are one list; a header after them is not part of it', () => {
+    expect(client([['Forwarded', 'for=192.0.2.43'], ['forwarded', 'for=198.51.100.17'], ['X-Other', 'for=203.0.113.1']])[0]).toBe('198.51.100.17');
+  });
+
+  test('every hop trusted with one X-Forwarded-For line: the hop itself', () => {
+    expect(client([['X-Forwarded-For', '127.0.0.1']])).toEqual(['127.0.0.1', '']);
+  });
+
+  test('proto=wss is https and proto=ws is http; an unknown proto leaves the scheme alone', () => {
+    expect(view([['Forwarded', 'for=192.0.2.1;proto=wss']]).scheme).toBe('https');
+    expect(view([['Forwarded', 'for=192.0.2.1;proto=ws']], { ...LOOPBACK, scheme: 'https' }).scheme).toBe('http');
+    expect(view([['Forwarded', 'for=192.0.2.1;proto=http']], { ...LOOPBACK, scheme: 'https' }).scheme).toBe('http');
+    expect(view([['Forwarded', 'for=192.0.2.1;proto=gopher']], { ...LOOPBACK, scheme: 'https' }).scheme).toBe('https');
+    expect(view([['Forwarded', 'for=192.0.2.1;proto=gopher'], ['X-Forwarded-Proto', 'https']]).scheme).toBe('https');
+  });
+
+  test('Forwarded for= without a port and X-Forwarded-For with one: the port comes from X-Forwarded-For', () => {
+    expect(client([['Forwarded', 'for=198.51.100.9'], ['X-Forwarded-For', '198.51.100.9:4711']])).toEqual(['198.51.100.9', '4711']);
+  });
+
+  test('hops that are not an address, however close to one', () => {
+    const proxies = { ...DEFAULTS, forwardedAllowIps: ['127.0.0.1', '10.0.0.0/8'] };
+    const edge: Peer = { address: '10.0.0.1', port: '1', scheme: 'http' };
+    for (const hop of ['[2001:db8::1', '[2001:db8::1]x', '[2001:db8::1]:', '[2001:db8::1]:99999', '[2001:db8::1]:80:80', '198.51.100.1:', '198.51.100.1:x', '198.51.100.1:80:80']) {
+      // The walk stops at the trusted hop to the right of what is not an address.
+      expect(client([['X-Forwarded-For', `${hop}, 10.0.0.7`]], edge, proxies), hop).toEqual(['10.0.0.7', '']);
+    }
+    expect(client([['X-Forwarded-For', '[2001:db8::1]:8080, 10.0.0.7']], edge, proxies)).toEqual(['2001:db8::1', '8080']);
+  });
+});

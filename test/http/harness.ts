@@ -38,6 +38,14 @@ export interface DriveOptions {
   eof?: boolean;
 }
 
+/**
+ * The parser's contract, checked on every event. A plain comparison, not expect(): it runs per
+ * byte in the byte-by-byte and scale tests, and expect() there costs more than the parsing.
+ */
+function holds(ok: boolean, what: () => string): void {
+  if (!ok) expect.fail(`parser contract broken: ${what()}`);
+}
+
 /** Feeds `pieces` one by one, pumping next() after each, and returns what came out. */
 export function drive(pieces: Buffer[], options: DriveOptions = {}): Transcript {
   const parser = new RequestParser(options.limits);
@@ -47,54 +55,68 @@ export function drive(pieces: Buffer[], options: DriveOptions = {}): Transcript 
   let heads = 0;
   let fed = 0;
   let handedOut = 0;
+  /** Bytes the parser has consumed (fed and no longer buffered): it never gives any back. */
+  let consumed = 0;
 
   const pump = (): void => {
     for (;;) {
       const event = parser.next();
-      expect(parser.buffered).toBeGreaterThanOrEqual(0);
+      // What the parser holds is what it was fed and has not consumed: it never grows without a
+      // feed, never exceeds what was fed, and body bytes it handed out are no longer in it.
+      const nowConsumed = fed - parser.buffered;
+      holds(parser.buffered <= fed, () => `buffered (${parser.buffered}) exceeds what was fed (${fed})`);
+      holds(nowConsumed >= consumed, () => `the parser took back consumed bytes (${consumed} consumed, now ${nowConsumed})`);
+      consumed = nowConsumed;
       switch (event) {
         case NEED_DATA:
           return;
         case HEAD:
-          expect(current, 'HEAD while a request is open').toBeNull();
-          expect(parser.head).not.toBeNull();
+          holds(current === null, () => 'HEAD while a request is open');
+          holds(parser.head !== null, () => 'HEAD without a head');
           current = { head: parser.head!, chunks: [] };
           heads++;
           break;
         case DATA: {
-          expect(current, 'DATA outside a request').not.toBeNull();
+          holds(current !== null, () => 'DATA outside a request');
           const chunk = parser.chunk!;
-          expect(chunk.length).toBeGreaterThan(0);
+          holds(chunk.length > 0, () => 'an empty DATA chunk');
           handedOut += chunk.length;
-          expect(handedOut, 'DATA returned more bytes than were fed').toBeLessThanOrEqual(fed);
+          holds(handedOut <= fed, () => `DATA returned more bytes (${handedOut}) than were fed (${fed})`);
+          holds(handedOut <= consumed, () => `a chunk handed out is still buffered (${handedOut} handed out, ${consumed} consumed)`);
           // Keep the view itself, not a copy: views must stay intact after later feeds.
           current!.chunks.push(chunk);
           break;
         }
         case END: {
-          expect(current, 'END outside a request').not.toBeNull();
+          holds(current !== null, () => 'END outside a request');
           const { head, chunks } = current!;
-          expect(parser.trailers === null, 'trailers are set exactly for chunked bodies').toBe(!head.chunked);
+          holds((parser.trailers === null) === !head.chunked, () => 'trailers are set exactly for chunked bodies');
           requests.push({ head, body: Buffer.concat(chunks).toString('latin1'), trailers: parser.trailers });
           current = null;
           break;
         }
-        case PAUSED:
-          expect(current, 'PAUSED inside a request').toBeNull();
+        case PAUSED: {
+          holds(current === null, () => 'PAUSED inside a request');
           // PAUSED repeats until the response is done.
-          expect(parser.next()).toBe(PAUSED);
+          const again = parser.next();
+          holds(again === PAUSED, () => `PAUSED was followed by ${again}`);
           parser.startNextRequest();
           break;
-        case ERROR:
-          expect(parser.error).not.toBeNull();
-          expect(parser.next(), 'ERROR is final').toBe(ERROR);
+        }
+        case ERROR: {
+          holds(parser.error !== null, () => 'ERROR without an error');
+          const again = parser.next();
+          holds(again === ERROR, () => `ERROR is final, but next() gave ${again}`);
           outcome = { status: parser.error!.status, code: parser.error!.code };
           return;
-        case CLOSED:
-          expect(current, 'CLOSED inside a request').toBeNull();
-          expect(parser.next(), 'CLOSED is final').toBe(CLOSED);
+        }
+        case CLOSED: {
+          holds(current === null, () => 'CLOSED inside a request');
+          const again = parser.next();
+          holds(again === CLOSED, () => `CLOSED is final, but next() gave ${again}`);
           outcome = 'closed';
           return;
+        }
         default:
           throw new Error(`unknown event ${String(event)}`);
       }
