@@ -43,6 +43,9 @@ class FakeSocket extends EventEmitter {
   uncork() {}
   pause() {}
   resume() {}
+  isPaused() {
+    return false;
+  }
   setNoDelay() {}
   end() {}
   destroy() {

@@ -2,8 +2,8 @@
 // with the hello app and a silent logger.
 
 import { defaultConfig } from '../../dist/config/load.js';
-import { parserLimits } from '../../dist/config/limits.js';
-import { Forwarding } from '../../dist/gateway/forwarded.js';
+import { engineSettings } from '../../dist/worker/engine-settings.js';
+import { connectionOptions } from '../../dist/worker/connection-options.js';
 
 export async function makeEngineOptions(overrides = {}) {
   const { app } = await import('../../examples/hello.js');
@@ -13,13 +13,8 @@ export async function makeEngineOptions(overrides = {}) {
     app,
     log: silent,
     server: { scriptName: '', multiprocess: true, errors: { write() {}, flush() {} } },
-    limits: parserLimits(config),
-    keepalive: config.keepalive,
-    backlog: config.backlog,
-    requestTimeout: config.requestTimeout,
-    headerTimeout: config.headerTimeout,
-    bodyTimeout: config.bodyTimeout,
-    // --forwarded-allow-ips and --secure-scheme-headers, as a worker compiles them.
-    forwarding: new Forwarding({ forwardedAllowIps: config.forwardedAllowIps, secureSchemeHeaders: config.secureSchemeHeaders }),
+    ...engineSettings(config),
+    // --forwarded-allow-ips and the rest of the connection settings, as a worker compiles them.
+    ...(await connectionOptions(config, process.cwd())),
   };
 }

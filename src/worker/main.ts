@@ -6,7 +6,6 @@
 import cluster from 'node:cluster';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/settings.js';
-import { parserLimits } from '../config/limits.js';
 import { createLogger, reopen, type Logger } from '../log.js';
 import type { App, Environ } from '../gateway/types.js';
 import { backgroundTasks } from '../interfaces/wait-until.js';
@@ -29,6 +28,7 @@ import { WORKER_ENV, type MasterMessage, type SerializedError, type WorkerBootIn
 import { stdSerializers } from 'pino';
 import { runHook, runHookSync } from '../config/hooks.js';
 import { dropPrivileges } from './privileges.js';
+import { engineSettings } from './engine-settings.js';
 import { connectionOptions, type ConnectionOptions } from './connection-options.js';
 
 const ENGINES = { tsgi: TsgiEngine, node: NodeEngine } as const;
@@ -142,14 +142,7 @@ class Worker {
       log: this.log,
       // spec §3.6: a reload overlap, TTIN or USR2 can always run another copy of the app.
       server: { scriptName: config.rootPath, multiprocess: true, errors: this.errors },
-      limits: parserLimits(config),
-      keepalive: config.keepalive,
-      backlog: config.backlog,
-      requestTimeout: config.requestTimeout,
-      headerTimeout: config.headerTimeout,
-      bodyTimeout: config.bodyTimeout,
-      limitConcurrency: config.limitConcurrency,
-      workerConnections: config.workerConnections,
+      ...engineSettings(config),
       ...connections,
       onRequestStart: this.current !== null ? (method, target) => this.requestStarted(method, target) : undefined,
       onRequestDone:
