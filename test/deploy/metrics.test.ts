@@ -3,6 +3,7 @@
  * a worker is replaced, and /healthz and /readyz answer as the probes expect.
  */
 import { afterAll, describe, expect, it } from 'vitest';
+import dgram from 'node:dgram';
 import http from 'node:http';
 import { ROOT, startTsgi, stopAll, type RunningServer } from '../helpers/server.js';
 import { rawRequest } from '../helpers/raw.js';
@@ -122,5 +123,41 @@ describe('health', () => {
     const done = await slow;
     expect(done.responses[0]?.status).toBe(200);
     expect((await server.stop()).code).toBe(0);
+  });
+});
+
+describe('StatsD (--statsd-host)', () => {
+  it('pushes the requests, their statuses and durations, and the workers to a UDP receiver once a second', async () => {
+    const receiver = dgram.createSocket('udp4');
+    const lines: string[] = [];
+    receiver.on('message', (msg) => lines.push(...msg.toString('utf8').split('\n')));
+    await new Promise<void>((resolve) => receiver.bind(0, '127.0.0.1', resolve));
+    const port = receiver.address().port;
+    try {
+      const server = await startTsgi({ args: ['--workers', '2', '--statsd-host', `127.0.0.1:${port}`, '--statsd-prefix', 'app', ECHO] });
+      await until(() => count(server, /Worker ready/) >= 2, 'two workers', { server });
+      const counted = (name: string): number =>
+        lines.filter((l) => l.startsWith(`${name}:`) && l.endsWith('|c')).reduce((sum, l) => sum + Number(l.slice(name.length + 1, -2)), 0);
+      // Two batches in two pushes: counters are sent as the change since the last push, so
+      // added up they are the total (sent as running totals, they would add up to 5 + 12).
+      await requests(server.port, 5);
+      await until(() => counted('app.tsgi.requests') >= 5, '5 requests pushed', { timeoutMs: 5000 });
+      await requests(server.port, 7);
+      const n = 12;
+      await until(() => counted('app.tsgi.requests') >= n, `${n} requests pushed`, { timeoutMs: 5000 });
+      // One more push with nothing new: no counter line may repeat what was sent.
+      const pushes = lines.filter((l) => l.startsWith('app.tsgi.workers:')).length;
+      await until(() => lines.filter((l) => l.startsWith('app.tsgi.workers:')).length > pushes, 'another push', { timeoutMs: 5000 });
+      expect(counted('app.tsgi.requests')).toBe(n);
+      expect(counted('app.tsgi.request.status.200')).toBe(n);
+      const durations = lines.filter((l) => l.startsWith('app.tsgi.request.duration:'));
+      expect(durations).toHaveLength(n);
+      for (const l of durations) expect(l).toMatch(/^app\.tsgi\.request\.duration:\d+\.\d{3}\|ms$/);
+      expect(lines).toContain('app.tsgi.workers:2|g');
+      expect(lines.some((l) => /^app\.tsgi\.backlog:\d+\|g$/.test(l))).toBe(true);
+      await server.stop();
+    } finally {
+      receiver.close();
+    }
   });
 });
