@@ -45,6 +45,12 @@ describe('IPv6address (RFC 3986 §3.2.2)', () => {
     '1.2.3.4::',
     ':1::',
     '1:2:3:4:5:6:7:8::',
+    // "::" stands for at least one zero group: seven groups around it make nine.
+    '1:2:3:4:5:6:7::8',
+    '1:2:3:4::5:6:7:8',
+    // An IPv4 part only as the last 32 bits.
+    '::1.2.3.4:1',
+    '1:2:3:4:5:1.2.3.4:7',
   ];
   for (const text of valid) test(`accepts ${text}`, () => expect(isIPv6(text)).toBe(true));
   for (const text of invalid) test(`refuses "${text}"`, () => expect(isIPv6(text)).toBe(false));
@@ -57,7 +63,7 @@ describe('Host field value (RFC 9112 §3.2)', () => {
     }
   });
   test('refuses anything else', () => {
-    for (const value of ['a b', 'a/b', 'user@host', 'host:80:80', 'host:8o', '[::1', '[1::2::3]', 'a%zz', 'a%4', 'h\xe9', '[]', 'a?b', 'a#b']) {
+    for (const value of ['a b', 'a/b', 'user@host', 'host:80:80', 'host:8o', '[::1', '[1::2::3]', '[1:2:3]', '[1:2:3:4:5:6:7::8]', 'a%zz', 'a%4', 'h\xe9', '[]', 'a?b', 'a#b']) {
       expect(isHostValue(value), value).toBe(false);
     }
   });

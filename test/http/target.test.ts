@@ -68,6 +68,10 @@ describe('decodePath (spec §3.2 steps 2 and 3)', () => {
     ['/%41%zz', '/A%zz'],
     ['/100%', '/100%'],
     ['/%4', '/%4'],
+    // Half an escape is not one: it stands as it is, the escapes beside it decoded.
+    ['/%4z%41', '/%4zA'],
+    ['/%z4%41', '/%z4A'],
+    ['/%4z\xc3\xa9', '/%4zé'],
     // Invalid UTF-8 becomes U+FFFD, one per maximal invalid subpart (WHATWG Encoding).
     ['/%FF', '/\ufffd'],
     ['/caf\xe9', '/caf\ufffd'],
