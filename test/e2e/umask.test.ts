@@ -6,7 +6,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTsgi, stopAll, BIN, ROOT } from '../helpers/server.js';
@@ -115,7 +115,10 @@ describe('--umask', () => {
   it.skipIf(!isRoot)('with --user/--group, the socket belongs to them (Gunicorn chowns it), so -m 007 still lets them in', async () => {
     const dir = openDirectory();
     const sock = join(dir, 'app.sock');
-    const server = await startUnder('022', ['-m', '007', '--user', String(NOBODY), '--group', String(NOBODY), '-b', `unix:${sock}`, join(ROOT, 'examples/hello.js:app')]);
+    // Workers load the app after dropping privileges (as Gunicorn's do): it must be readable by
+    // nobody, which a checkout in a private directory (mktemp -d) is not.
+    copyFileSync(join(ROOT, 'examples/hello.js'), join(dir, 'hello.js'));
+    const server = await startUnder('022', ['-m', '007', '--user', String(NOBODY), '--group', String(NOBODY), '-b', `unix:${sock}`, join(dir, 'hello.js:app')]);
     expect(statSync(sock).uid).toBe(NOBODY);
     expect(statSync(sock).gid).toBe(NOBODY);
     expect(requestAs(NOBODY, sock)).toBe('HTTP/1.1 200 OK');
