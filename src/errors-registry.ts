@@ -20,6 +20,7 @@ export const ERROR_CODES = [
   // Loading the app
   { code: 'TSGI_ERR_APP_SPEC', meaning: 'The app spec is not of the form MODULE[:ATTR].' },
   { code: 'TSGI_ERR_APP_NOT_FOUND', meaning: 'No file matches MODULE.' },
+  { code: 'TSGI_ERR_APP_UNREADABLE', meaning: 'The file MODULE names (or a directory above it) cannot be read by the worker, which runs as --user.' },
   { code: 'TSGI_ERR_APP_IMPORT', meaning: "The app's module threw, or failed to parse or resolve a dependency, while being imported." },
   { code: 'TSGI_ERR_APP_ATTRIBUTE', meaning: 'The module has no export (or property) named by ATTR.' },
   { code: 'TSGI_ERR_APP_NOT_CALLABLE', meaning: 'ATTR (or what its factory returned) is no app: not a function, nor a fetch, Express, Koa or Fastify app.' },

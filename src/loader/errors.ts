@@ -23,6 +23,14 @@ export class AppNotFoundError extends AppLoadError {
   }
 }
 
+export class AppUnreadableError extends AppLoadError {
+  constructor(module: string, path: string) {
+    const uid = process.getuid?.();
+    const who = uid === undefined ? 'this process' : `uid ${uid}`;
+    super('TSGI_ERR_APP_UNREADABLE', `App module ${JSON.stringify(module)} cannot be read by ${who} (permission denied at ${path}); with --user, make the app and the directories above it readable by that user`);
+  }
+}
+
 export class AppImportError extends AppLoadError {
   constructor(modulePath: string, cause: unknown, detail: string) {
     super('TSGI_ERR_APP_IMPORT', `Importing ${modulePath} failed: ${detail}`, { cause });

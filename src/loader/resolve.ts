@@ -1,7 +1,7 @@
 /** Finds the file a `MODULE` names, the way Node and TypeScript name files. */
 import { statSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
-import { AppNotFoundError } from './errors.js';
+import { AppNotFoundError, AppUnreadableError } from './errors.js';
 
 /** Extensions tried, in order, when MODULE has none. JavaScript first: it needs no compiler. */
 export const MODULE_EXTENSIONS = ['.js', '.mjs', '.cjs', '.ts', '.mts', '.cts'] as const;
@@ -19,6 +19,9 @@ export function resolveModulePath(module: string, cwd: string): string {
   candidates.push(...MODULE_EXTENSIONS.map((extension) => resolve(base, `index${extension}`)));
 
   for (const candidate of candidates) if (isFile(candidate)) return candidate;
+  // A worker running as --user may be refused the path, which is not the same as its absence.
+  const refused = candidates.find(isRefused);
+  if (refused !== undefined) throw new AppUnreadableError(module, refused);
 
   // Gunicorn users write `package.module`; say so when the slash form exists.
   let hint = '';
@@ -34,5 +37,15 @@ export function isFile(path: string): boolean {
     return statSync(path).isFile();
   } catch {
     return false;
+  }
+}
+
+/** Whether looking at `path` is refused (EACCES), rather than finding nothing there. */
+function isRefused(path: string): boolean {
+  try {
+    statSync(path);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EACCES';
   }
 }

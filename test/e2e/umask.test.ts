@@ -124,4 +124,18 @@ describe('--umask', () => {
     expect(requestAs(NOBODY, sock)).toBe('HTTP/1.1 200 OK');
     expect(await server.stop()).toBe(0);
   });
+  it.skipIf(!isRoot)('an app that --user cannot read is reported as unreadable, not as missing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsgi-private-'));
+    dirs.push(dir);
+    copyFileSync(join(ROOT, 'examples/hello.js'), join(dir, 'hello.js'));
+    const r = spawnSync(process.execPath, [BIN, '--user', String(NOBODY), '--group', String(NOBODY), '-b', '127.0.0.1:0', join(dir, 'hello.js:app')], {
+      cwd: ROOT,
+      env: { ...process.env, TSGI_LOG_FORMAT: 'json' },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(r.status).toBe(4);
+    expect(r.stdout + r.stderr).toContain('TSGI_ERR_APP_UNREADABLE');
+    expect(r.stdout + r.stderr).not.toContain('TSGI_ERR_APP_NOT_FOUND');
+  });
 });
