@@ -190,6 +190,12 @@ describe('request-line faults are named in the order they occur', () => {
     expect(refused(`GET /${'a'.repeat(59)}\rb HTTP/1.1\r\n${HOST}\r\n`, limits)).toEqual(TOO_LONG);
   });
 
+  test('of a bare CR and a bare LF on one line, the first decides', () => {
+    // A bare LF inside the limit, then a bare CR past it; and the other way round.
+    expect(refused(`GET /a\nb${'x'.repeat(100)}\rc HTTP/1.1\r\n${HOST}\r\n`, limits)).toEqual(LINE_ENDING);
+    expect(refused(`GET /a\rb${'x'.repeat(100)}\nc HTTP/1.1\r\n${HOST}\r\n`, limits)).toEqual(LINE_ENDING);
+  });
+
   test('the same holds while the line is still arriving', () => {
     expect(refused(`GET /a\rb${'x'.repeat(100)}`, limits)).toEqual(LINE_ENDING);
     expect(refused(`GET /${'a'.repeat(58)}\rb`, limits)).toEqual(LINE_ENDING);
@@ -198,7 +204,12 @@ describe('request-line faults are named in the order they occur', () => {
   });
 
   test('and for a field line, complete or arriving', () => {
-    const fieldLimits = { maxHeaderFieldSize: 32 };
+    const fieldLimits = { maxHeaderFieldSize: 32 }; // 30 bytes without the CRLF
+    const FIELD_TOO_LARGE = { status: 431, code: 'TSGI_ERR_HTTP_FIELD_TOO_LARGE' };
+    expect(refused(`GET / HTTP/1.1\r\nX: ${'a'.repeat(40)}\rb\r\n${HOST}\r\n`, fieldLimits)).toEqual(FIELD_TOO_LARGE);
+    expect(refused(`GET / HTTP/1.1\r\nX: ${'a'.repeat(27)}\rb\r\n${HOST}\r\n`, fieldLimits)).toEqual(FIELD_TOO_LARGE);
+    expect(refused(`GET / HTTP/1.1\r\nX: ${'a'.repeat(26)}\rb\r\n${HOST}\r\n`, fieldLimits)).toEqual(LINE_ENDING);
+    expect(refused(`GET / HTTP/1.1\r\nX: a\nb${'x'.repeat(40)}\rc\r\n${HOST}\r\n`, fieldLimits)).toEqual(LINE_ENDING);
     expect(refused(`GET / HTTP/1.1\r\nX: a\rb${'x'.repeat(40)}\r\n${HOST}\r\n`, fieldLimits)).toEqual(LINE_ENDING);
     expect(refused(`GET / HTTP/1.1\r\nX: a\rb${'x'.repeat(40)}`, fieldLimits)).toEqual(LINE_ENDING);
     expect(refused(`GET / HTTP/1.1\r\nX: ${'a'.repeat(40)}\rb`, fieldLimits)).toEqual({
@@ -231,6 +242,18 @@ describe('limits on whole sections', () => {
     const fields = ['Host: x', `X-A: ${'a'.repeat(500)}`, `X-B: ${'b'.repeat(500)}`, `X-C: ${'c'.repeat(500)}`];
     const raw = `POST / HTTP/1.1\r\n${fields.join('\r\n')}\r\nContent-Length: 1000\r\n\r\n${'z'.repeat(1000)}`;
     expect(refused(raw, limits)).toEqual(TOO_MANY);
+  });
+
+  test('a field line over its limit is named as such when a later line is malformed, and only then', () => {
+    const fieldLimits = { maxHeaderFieldSize: 32 };
+    expect(refused(`GET / HTTP/1.1\r\n${HOST}X-Long: ${'v'.repeat(40)}\r\nBad Line\r\n\r\n`, fieldLimits)).toEqual({
+      status: 431,
+      code: 'TSGI_ERR_HTTP_FIELD_TOO_LARGE',
+    });
+    expect(refused(`GET / HTTP/1.1\r\n${HOST}X-Short: v\r\nBad Line\r\n\r\n`, fieldLimits)).toEqual({
+      status: 400,
+      code: 'TSGI_ERR_HTTP_FIELD',
+    });
   });
 
   test('too many fields are named as such when a later line is also malformed', () => {
@@ -292,6 +315,18 @@ describe('input that arrives in pieces', () => {
     parser.feed(bytes('b'));
     expect(parser.next()).toBe(ERROR);
     expect(parser.error!.code).toBe('TSGI_ERR_HTTP_LINE_ENDING');
+
+    // The CR and the byte after it in one feed.
+    const together = new RequestParser();
+    together.feed(bytes(`GET /1 HTTP/1.1\r\n${HOST}\r\nGET /2 HTTP/1.1\r\nX-A: a`));
+    expect(together.next()).toBe(HEAD);
+    expect(together.next()).toBe(END);
+    expect(together.next()).toBe(PAUSED);
+    together.startNextRequest();
+    expect(together.next()).toBe(NEED_DATA);
+    together.feed(bytes('\rb'));
+    expect(together.next()).toBe(ERROR);
+    expect(together.error!.code).toBe('TSGI_ERR_HTTP_LINE_ENDING');
   });
 
   test('a bare CR in a chunk-size line is refused as soon as the byte after it arrives', () => {
@@ -357,6 +392,16 @@ describe('lifecycle', () => {
     expect(failed.next()).toBe(ERROR);
     expect(() => failed.startNextRequest()).not.toThrow();
     expect(failed.next()).toBe(ERROR);
+
+    // Refused in its body: the head stays for whoever reports the refusal.
+    const inBody = new RequestParser();
+    inBody.feed(bytes(`${CHUNKED}zz\r\n`));
+    expect(inBody.next()).toBe(HEAD);
+    const head = inBody.head;
+    expect(inBody.next()).toBe(ERROR);
+    inBody.startNextRequest();
+    expect(inBody.head).toBe(head);
+    expect(inBody.next()).toBe(ERROR);
 
     const closed = new RequestParser();
     closed.feedEnd();
