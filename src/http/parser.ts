@@ -455,9 +455,11 @@ export class RequestParser {
       if (lengthCount > 1) {
         return this.fail(parseError('TSGI_ERR_HTTP_CONTENT_LENGTH', 'Content-Length is sent more than once; send it once'));
       }
-      if (length.length > 16 || !DIGITS.test(length)) {
+      if (!DIGITS.test(length)) {
         return this.fail(parseError('TSGI_ERR_HTTP_CONTENT_LENGTH', 'Content-Length is not a decimal number of bytes; send 1*DIGIT'));
       }
+      // Any number of digits: leading zeros are valid (1*DIGIT). A value above 2^53 - 1 converts to
+      // 2^53 or more (rounding keeps the order), so the check below refuses every one of them.
       contentLength = Number(length);
       if (contentLength > Number.MAX_SAFE_INTEGER) {
         return this.fail(parseError('TSGI_ERR_HTTP_CONTENT_LENGTH', 'Content-Length is larger than 2^53 - 1; send a smaller body'));

@@ -7,7 +7,7 @@
  *   reads the lines); the wording is not a behaviour.
  * - the message of an error: the text argument of `new SomethingError(...)` and of the functions
  *   that only build one (`parseError(code, ...)`, `serverRefusal(code, ...)`, the parser's
- *   `incomplete(part)`, Forwarded's `conflict(...)` and `malformed(...)`, the problem and fix of
+ *   `incomplete(part)` and `chunkError(problem)`, Forwarded's `conflict(...)` and `malformed(...)`, the problem and fix of
  *   the validator's `appBroke(rule, problem, fix)` and `serverBroke(...)`), and the bodies of
  *   `describe()`, `quote()` and `chunkHint()` (cycle.ts, validate-breach.ts), which only word a
  *   value for a message. The code (`TSGI_ERR_*`), the class and the status are what programs act on, and the
@@ -18,7 +18,7 @@
 import { PluginKind, declareValuePlugin } from '@stryker-mutator/api/plugin';
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace']);
-const ERROR_BUILDERS = new Set(['parseError', 'serverRefusal', 'incomplete', 'conflict', 'malformed']);
+const ERROR_BUILDERS = new Set(['parseError', 'serverRefusal', 'incomplete', 'chunkError', 'conflict', 'malformed']);
 /** Functions whose whole job is the wording of a message. */
 const BREACH_BUILDERS = new Set(['appBroke', 'serverBroke']);
 const MESSAGE_FUNCTIONS = new Set(['describe', 'quote', 'chunkHint']);
