@@ -1329,3 +1329,97 @@ const readsOnce: App = async (environ, startResponse) => {
   startResponse('200 OK', []);
   return [];
 };
+
+// --- Edges found by mutation testing: each part of a rule on its own -------------------------------
+
+describe('environ rules, each part on its own', () => {
+  const callWith = (overrides: Record<string, unknown>, options: RequestOptions = {}) => () =>
+    validate(hello)(request(options, overrides).environ, recordingStartResponse(newRecording()));
+  const cert = { subject: 'CN=alice', issuer: 'CN=ca', subjectAltName: null, serialNumber: '01', fingerprint256: 'AB:CD', validFrom: new Date(), validTo: new Date(), pem: '-----BEGIN CERTIFICATE-----' };
+  const { subject: _s, ...noSubject } = cert;
+  const { pem: _p, ...noPem } = cert;
+  const { fingerprint256: _f, ...noFingerprint } = cert;
+  const input = request().environ['tsgi.input'];
+
+  it.each([
+    ['tsgi.raw_headers that is a string', { 'tsgi.raw_headers': 'Host: localhost' }, '§3.6'],
+    ['a raw header that is an array-like object, not an array', { 'tsgi.raw_headers': [{ 0: 'Host', 1: 'localhost', length: 2 }] }, '§3.6'],
+    ['a raw header of three strings', { 'tsgi.raw_headers': [['Host', 'localhost', 'x']] }, '§3.6'],
+    ['a raw header whose name is a number', { 'tsgi.raw_headers': [[1, 'localhost']] }, '§3.6'],
+    ['a raw header whose value is a number', { 'tsgi.raw_headers': [['Host', 8000]] }, '§3.6'],
+    ['tsgi.trailers that is not an array', { 'tsgi.trailers': 'Expires: 0' }, '§3.6'],
+    ['a trailer with a bad name', { 'tsgi.trailers': [['Bad Name', 'x']] }, '§3.6'],
+    ['HTTP_CONTENT_LENGTH duplicating CONTENT_LENGTH', { HTTP_CONTENT_LENGTH: '5' }, '§3.4'],
+    ['an HTTP_ value that is a number', { HTTP_X_TRACE: 1 }, '§3.4'],
+    ['tsgi.input null', { 'tsgi.input': null }, '§3.6'],
+    ['no tsgi.input', { 'tsgi.input': undefined }, '§3.6'],
+    ['tsgi.input without [Symbol.asyncIterator]', { 'tsgi.input': { read: input.read } }, '§3.6'],
+    ['tsgi.errors null', { 'tsgi.errors': null }, '§3.6'],
+    ['no tsgi.errors', { 'tsgi.errors': undefined }, '§3.6'],
+    ['tsgi.errors without write()', { 'tsgi.errors': { flush: () => {} } }, '§3.6'],
+    ["SCRIPT_NAME without a leading '/'", { SCRIPT_NAME: 'app', PATH_INFO: '/hello' }, '§3.2'],
+    ["PATH_INFO '*' for OPTIONS on a mounted app", { REQUEST_METHOD: 'OPTIONS', SCRIPT_NAME: '/app', PATH_INFO: '*', RAW_URI: '*', QUERY_STRING: '' }, '§3.3'],
+    ['a REMOTE_PORT that is not digits', { REMOTE_PORT: 'abc' }, '§3.5'],
+    ['an empty SERVER_SOFTWARE', { SERVER_SOFTWARE: '' }, '§3.5'],
+    ["a SERVER_NAME with '[' but no ']'", { SERVER_NAME: '[::1' }, '§3.5'],
+    ["a SERVER_NAME with ']' but no '['", { SERVER_NAME: '::1]' }, '§3.5'],
+    ['a tsgi.peer_certificate that is null', { 'tsgi.url_scheme': 'https', 'tsgi.peer_certificate': null }, '§3.7'],
+    ['a tsgi.peer_certificate without subject', { 'tsgi.url_scheme': 'https', 'tsgi.peer_certificate': noSubject }, '§3.7'],
+    ['a tsgi.peer_certificate without pem', { 'tsgi.url_scheme': 'https', 'tsgi.peer_certificate': noPem }, '§3.7'],
+    ['a tsgi.peer_certificate without fingerprint256', { 'tsgi.url_scheme': 'https', 'tsgi.peer_certificate': noFingerprint }, '§3.7'],
+  ])('environ with %s', async (_name, overrides, rule) => {
+    await expectBreach(callWith(overrides), 'server', rule);
+  });
+
+  it.each([
+    ["a mounted app with PATH_INFO ''", { SCRIPT_NAME: '/app', PATH_INFO: '', RAW_URI: '/app', QUERY_STRING: '' }],
+    ['OPTIONS * on an unmounted app', { REQUEST_METHOD: 'OPTIONS', PATH_INFO: '*', RAW_URI: '*', QUERY_STRING: '' }],
+    ['SERVER_PROTOCOL HTTP/1.0', { SERVER_PROTOCOL: 'HTTP/1.0' }],
+    ["REMOTE_PORT '' (a unix socket)", { REMOTE_ADDR: '', REMOTE_PORT: '' }],
+    ['trailers of [name, value] pairs', { 'tsgi.trailers': [['Expires', '0']] }],
+  ])('environ with %s passes', (_name, overrides) => {
+    expect(callWith(overrides)).not.toThrow();
+  });
+
+  it('a tsgi.peer_certificate key that is present but undefined', async () => {
+    const built = request({}, { 'tsgi.url_scheme': 'https' });
+    built.environ['tsgi.peer_certificate'] = undefined;
+    await expectBreach(() => validate(hello)(built.environ, recordingStartResponse(newRecording())), 'server', '§3.7');
+  });
+
+  it('a TSGI 1.0 server is not held to the 1.1 request-target forms', () => {
+    expect(callWith({ RAW_URI: '/a%zz', PATH_INFO: '/a%zz', QUERY_STRING: '' }, { minor: 0 })).not.toThrow();
+  });
+
+  it('the app of a TSGI 1.0 server sees no tsgi.early_hints: the validator adds no 1.1 key', () => {
+    let seen: unknown = 'not called';
+    const app: App = (environ, startResponse) => {
+      seen = environ['tsgi.early_hints'];
+      startResponse('200 OK', []);
+      return [];
+    };
+    validate(app)(request({ minor: 0 }).environ, recordingStartResponse(newRecording()));
+    expect(seen).toBeUndefined();
+  });
+
+  it('a server that calls the app with a third argument breaks §2.1', async () => {
+    const call = validate(hello) as unknown as (...args: unknown[]) => unknown;
+    await expectBreach(() => call(request().environ, recordingStartResponse(newRecording()), {}), 'server', '§2.1');
+  });
+
+  it('an app without close() stays without close(): the server has nothing to call at shutdown', () => {
+    expect(validate(hello).close).toBeUndefined();
+  });
+});
+
+describe('response header pairs, each part on its own', () => {
+  const run = (app: App) => () => serve(validate(app), request().environ);
+  it.each([
+    ['an array-like object, not an array', [{ 0: 'X-Id', 1: '1', length: 2 }]],
+    ['three strings', [['X-Id', '1', '2']]],
+    ['a name that is a number', [[1, 'x']]],
+    ['a value that is a number', [['X-Id', 1]]],
+  ])('a header that is %s', async (_name, headers) => {
+    await expectBreach(run(appWith('200 OK', headers as unknown as Header[], [])), 'app', '§5.3');
+  });
+});
