@@ -1423,3 +1423,172 @@ describe('response header pairs, each part on its own', () => {
     await expectBreach(run(appWith('200 OK', headers as unknown as Header[], [])), 'app', '§5.3');
   });
 });
+
+describe('tsgi.input checks, each part on its own', () => {
+  const post = { method: 'POST', body: ['hello'] };
+  /** The app's view of the request's tsgi.input, the response begun and not yet ended. */
+  const inputOfApp = (built: BuiltRequest): InputStream => {
+    let input: InputStream | undefined;
+    const app: App = (environ, startResponse) => {
+      input = environ['tsgi.input'];
+      startResponse('200 OK', []);
+      return [];
+    };
+    validate(app)(built.environ, recordingStartResponse(newRecording()));
+    return input!;
+  };
+  const readAll = async (input: InputStream): Promise<string> => {
+    let all = '';
+    for (;;) {
+      const chunk = await input.read();
+      if (chunk.length === 0) return all;
+      all += decoder.decode(chunk);
+    }
+  };
+  const rejecting = (read: () => Promise<Uint8Array>): InputStream => ({ read, [Symbol.asyncIterator]: () => ({ next: async () => ({ done: true, value: undefined }) }) }) as unknown as InputStream;
+
+  it('a body framed by Content-Length needs no tsgi.trailers', async () => {
+    expect(await readAll(inputOfApp(request(post)))).toBe('hello');
+  });
+
+  it('a chunked body is known by its raw Transfer-Encoding too, in any case: its end needs tsgi.trailers', async () => {
+    for (const name of ['Transfer-Encoding', 'transfer-encoding']) {
+      const built = request({ method: 'POST', body: ['hello'], chunked: true }, { HTTP_TRANSFER_ENCODING: undefined, 'tsgi.raw_headers': [['Host', 'localhost:8000'], [name, 'chunked']] });
+      built.environ['tsgi.input'] = inputOf([encoder.encode('hello')], () => {}, undefined, built.controller.signal);
+      await expectBreach(() => readAll(inputOfApp(built)), 'server', '§4.4');
+    }
+  });
+
+  it('bad trailers at the end of a chunked body break §4.4', async () => {
+    const built = request({ method: 'POST', body: ['hello'], chunked: true, trailers: [['Bad Name', 'x']] });
+    await expectBreach(() => readAll(inputOfApp(built)), 'server', '§4.4');
+  });
+
+  it('a request with neither Content-Length nor Transfer-Encoding has no content (RFC 9112 §6.3)', async () => {
+    const built = request();
+    built.environ['tsgi.input'] = inputOf([encoder.encode('x')], () => {}, undefined, built.controller.signal);
+    await expectBreach(() => readAll(inputOfApp(built)), 'server', '§4.4');
+  });
+
+  it("a Content-Length on the wire with CONTENT_LENGTH '' (a body a middleware transforms, §11.2) may have any length", async () => {
+    const built = request(post, { CONTENT_LENGTH: '' });
+    expect(await readAll(inputOfApp(built))).toBe('hello');
+  });
+
+  it('a TSGI 1.0 server: read(0) and an overlapping read are the app breaking §4.1 and §4.3, at the call', async () => {
+    const input = inputOfApp(request({ ...post, minor: 0 }));
+    await expectBreach(() => input.read(0), 'app', '§4.1');
+    const first = input.read(1);
+    await expectBreach(() => input.read(1), 'app', '§4.3');
+    await first;
+  });
+
+  it('iterating while a read is pending, or reading while a next() is pending, is the app breaking §4.3', async () => {
+    const input = inputOfApp(request(post));
+    const reading = input.read(1);
+    await expectBreach(() => input[Symbol.asyncIterator]().next(), 'app', '§4.3');
+    await reading;
+    const iterating = input[Symbol.asyncIterator]().next();
+    await expectBreach(() => input.read(1), 'app', '§4.3');
+    await iterating;
+  });
+
+  it('leaving a for-await over tsgi.input early ends the source iteration', async () => {
+    let finished = false;
+    const built = request(post);
+    built.environ['tsgi.input'] = {
+      read: async () => new Uint8Array(0),
+      async *[Symbol.asyncIterator]() {
+        try {
+          yield encoder.encode('hel');
+          yield encoder.encode('lo');
+        } finally {
+          finished = true;
+        }
+      },
+    };
+    for await (const _chunk of inputOfApp(built)) break;
+    expect(finished).toBe(true);
+  });
+
+  it('after a read rejected, the next read is no overlap: it gets the abandoned request reason', async () => {
+    const built = request(post);
+    const gone = new TsgiError('TSGI_ERR_CLIENT_GONE', 'gone');
+    built.environ['tsgi.input'] = rejecting(() => {
+      built.controller.abort(gone);
+      return Promise.reject(gone);
+    });
+    const input = inputOfApp(built);
+    await expect(input.read()).rejects.toBe(gone);
+    await expect(input.read()).rejects.toBe(gone);
+  });
+
+  it('a read that fails for another reason, the signal not aborted, passes its error through', async () => {
+    const failure = new Error('disk');
+    const built = request(post);
+    built.environ['tsgi.input'] = rejecting(() => Promise.reject(failure));
+    await expect(inputOfApp(built).read()).rejects.toBe(failure);
+  });
+
+  it('a TSGI 1.0 server rejecting a read with an abandonment code passes it through (it has no signal)', async () => {
+    const gone = new TsgiError('TSGI_ERR_CLIENT_GONE', 'gone');
+    const built = request({ ...post, minor: 0 });
+    built.environ['tsgi.input'] = rejecting(() => Promise.reject(gone));
+    await expect(inputOfApp(built).read()).rejects.toBe(gone);
+  });
+
+  it('a server read() that returns a chunk instead of a Promise breaks §4.1', async () => {
+    const built = request(post);
+    built.environ['tsgi.input'] = { read: () => encoder.encode('hello'), [Symbol.asyncIterator]: built.environ['tsgi.input'][Symbol.asyncIterator] } as unknown as InputStream;
+    await expectBreach(() => inputOfApp(built).read(), 'server', '§4.1');
+  });
+
+  it('a server that rejects read(0) with something other than a RangeError breaks §4.1', async () => {
+    const built = request(post);
+    built.environ['tsgi.input'] = rejecting(() => Promise.reject(new Error('no')));
+    await expectBreach(() => inputOfApp(built).read(0), 'server', '§4.1');
+  });
+
+  it('after the response ended: a rejection other than TSGI_ERR_RESPONSE_ENDED breaks §4.8; the abandonment reason is allowed', async () => {
+    const run = async (built: BuiltRequest) => {
+      let input: InputStream | undefined;
+      const app: App = (environ, startResponse) => {
+        input = environ['tsgi.input'];
+        startResponse('200 OK', []);
+        return [];
+      };
+      await serve(validate(app), built.environ);
+      return input!;
+    };
+    const lax = request(post);
+    lax.environ['tsgi.input'] = rejecting(() => Promise.reject(new Error('no')));
+    await expectBreach(async () => (await run(lax)).read(), 'server', '§4.8');
+
+    const gone = new TsgiError('TSGI_ERR_CLIENT_GONE', 'gone');
+    const abandoned = request(post);
+    abandoned.environ['tsgi.input'] = rejecting(() => Promise.reject(gone));
+    const input = await run(abandoned);
+    abandoned.controller.abort(gone);
+    await expect(input.read()).rejects.toBe(gone);
+  });
+
+  it('after abandoning the request, a read rejected with another reason than the signal one breaks §3.9', async () => {
+    const built = request(post);
+    built.environ['tsgi.input'] = rejecting(() => Promise.reject(new TsgiError('TSGI_ERR_RESPONSE_ENDED', 'ended')));
+    const input = inputOfApp(built);
+    built.abandon('TSGI_ERR_BODY_TIMEOUT');
+    await expectBreach(() => input.read(), 'server', '§3.9');
+  });
+
+  it('tsgi.errors.flush() reaches the server', () => {
+    let flushed = 0;
+    const built = request({}, { 'tsgi.errors': { write: () => {}, flush: () => void flushed++ } });
+    const app: App = (environ, startResponse) => {
+      environ['tsgi.errors'].flush();
+      startResponse('200 OK', []);
+      return [];
+    };
+    validate(app)(built.environ, recordingStartResponse(newRecording()));
+    expect(flushed).toBe(1);
+  });
+});
