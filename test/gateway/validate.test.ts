@@ -1592,3 +1592,46 @@ describe('tsgi.input checks, each part on its own', () => {
     expect(flushed).toBe(1);
   });
 });
+
+describe('response body rules for iterated (not Array) bodies', () => {
+  const run = (app: App, options: RequestOptions = {}) => () => serve(validate(app), request(options).environ);
+  const generator = (...chunks: Chunk[]) => () => (function* () { yield* chunks; })();
+
+  it('content from a generator in a 204 or a 304 breaks §6.3', async () => {
+    await expectBreach(run(appWith('204 No Content', [], generator('x'))), 'app', '§6.3');
+    await expectBreach(run(appWith('304 Not Modified', [], generator('x'))), 'app', '§6.3');
+  });
+
+  it('an empty chunk is no content, even in a 204', async () => {
+    await expect(run(appWith('204 No Content', [], generator('', new Uint8Array(0))))()).resolves.toBeDefined();
+  });
+
+  it('a 304 may carry the Content-Length of the representation it stands for (RFC 9110 §8.6)', async () => {
+    await expect(run(appWith('304 Not Modified', [['Content-Length', '10']], generator()))()).resolves.toBeDefined();
+  });
+
+  it('a generator body longer or shorter than its Content-Length breaks §6.3', async () => {
+    await expectBreach(run(appWith('200 OK', [['Content-Length', '3']], generator('abc', 'd'))), 'app', '§6.3');
+    await expectBreach(run(appWith('200 OK', [['Content-Length', '4']], generator('ab'))), 'app', '§6.3');
+    const sent = await run(appWith('200 OK', [['Content-Length', '4']], generator('ab', 'cd')))();
+    expect(sent.sent.join('')).toBe('abcd');
+  });
+
+  it('a generator that yields before startResponse breaks §5.1, at that chunk, even if it calls startResponse next', async () => {
+    const app: App = (_environ, startResponse) =>
+      (function* () {
+        yield 'early';
+        startResponse('200 OK', []);
+      })();
+    await expectBreach(run(app), 'app', '§5.1');
+  });
+
+  it('a TSGI 1.0 server that asks a generator body for a chunk after close() breaks §6.4', async () => {
+    const app = appWith('200 OK', [], generator('a', 'b'));
+    const body = validate(app)(request({ minor: 0 }).environ, recordingStartResponse(newRecording())) as Iterable<Chunk> & Body;
+    const iterator = body[Symbol.iterator]();
+    iterator.next();
+    body.close?.();
+    await expectBreach(() => iterator.next(), 'server', '§6.4');
+  });
+});
