@@ -1635,3 +1635,48 @@ describe('response body rules for iterated (not Array) bodies', () => {
     await expectBreach(() => iterator.next(), 'server', '§6.4');
   });
 });
+
+describe('abandonment reasons and odd rejections', () => {
+  const reportsOf = () => {
+    const reports: ValidationError[] = [];
+    return { reports, options: { closeDeadlineMs: 30, report: (error: ValidationError) => void reports.push(error) } };
+  };
+
+  it("a signal aborted with a parse error's own code (a malformed request body) is a valid abandonment (§3.9)", async () => {
+    const { reports, options } = reportsOf();
+    const built = request({ method: 'POST', body: ['hello'] });
+    let input: InputStream | undefined;
+    const app: App = (environ, startResponse) => {
+      input = environ['tsgi.input'];
+      startResponse('200 OK', []);
+      return [];
+    };
+    validate(app, options)(built.environ, recordingStartResponse(newRecording()));
+    const malformed = new TsgiError('TSGI_ERR_HTTP_INCOMPLETE', 'the client closed the connection mid-body');
+    built.controller.abort(malformed);
+    await expect(input!.read()).rejects.toBe(malformed);
+    expect(reports).toEqual([]);
+  });
+
+  it.each([[undefined], [null], ['a string']])('a read rejected with %s passes it through unchanged', async (reason) => {
+    const built = request({ method: 'POST', body: ['hello'] });
+    built.environ['tsgi.input'] = { read: () => Promise.reject(reason), [Symbol.asyncIterator]: built.environ['tsgi.input'][Symbol.asyncIterator] } as unknown as InputStream;
+    let input: InputStream | undefined;
+    const app: App = (environ, startResponse) => {
+      input = environ['tsgi.input'];
+      startResponse('200 OK', []);
+      return [];
+    };
+    validate(app)(built.environ, recordingStartResponse(newRecording()));
+    await expect(input!.read()).rejects.toBe(reason);
+  });
+
+  it('write() returning null is the server breaking §5.5', async () => {
+    const startResponse = (() => () => null) as unknown as StartResponse;
+    const app: App = (_environ, start) => {
+      start('200 OK', [])('x');
+      return [];
+    };
+    await expectBreach(() => validate(app)(request().environ, startResponse), 'server', '§5.5');
+  });
+});
