@@ -1680,3 +1680,78 @@ describe('abandonment reasons and odd rejections', () => {
     await expectBreach(() => validate(app)(request().environ, startResponse), 'server', '§5.5');
   });
 });
+
+describe("the body's iterators keep the iterator protocol", () => {
+  const start = () => recordingStartResponse(newRecording());
+  /** An iterable whose iterator has next() only, as a hand-written one may. */
+  const nextOnly = (chunks: string[], isAsync: boolean) => {
+    const make = () => {
+      let i = 0;
+      const next = () => (i < chunks.length ? { done: false, value: chunks[i++]! } : { done: true, value: undefined });
+      return isAsync ? { next: async () => next() } : { next };
+    };
+    return isAsync ? { [Symbol.asyncIterator]: make } : { [Symbol.iterator]: make };
+  };
+
+  it('leaving a for...of over a generator body early runs its finally; its iterator is iterable', async () => {
+    let finished = false;
+    const app = appWith('200 OK', [], () =>
+      (function* () {
+        try {
+          yield 'a';
+          yield 'b';
+        } finally {
+          finished = true;
+        }
+      })(),
+    );
+    const body = validate(app)(request().environ, start()) as Iterable<Chunk> & Body;
+    const iterator = body[Symbol.iterator]();
+    expect(iterator[Symbol.iterator]()).toBe(iterator);
+    for (const _chunk of iterator) break;
+    expect(finished).toBe(true);
+    await body.close?.();
+  });
+
+  it('leaving a for await over an async generator body early runs its finally; its iterator is iterable', async () => {
+    let finished = false;
+    const app = appWith('200 OK', [], () =>
+      (async function* () {
+        try {
+          yield 'a';
+          yield 'b';
+        } finally {
+          finished = true;
+        }
+      })(),
+    );
+    const body = validate(app)(request().environ, start()) as AsyncIterable<Chunk> & Body;
+    const iterator = body[Symbol.asyncIterator]();
+    expect(iterator[Symbol.asyncIterator]()).toBe(iterator);
+    for await (const _chunk of iterator) break;
+    expect(finished).toBe(true);
+    await body.close?.();
+  });
+
+  it.each([[false], [true]])('a body whose iterator has no return() can be left early (async: %s)', async (isAsync) => {
+    const app = appWith('200 OK', [], () => nextOnly(['a', 'b'], isAsync) as unknown as Body);
+    const body = validate(app)(request().environ, start()) as Body;
+    const leave = async (): Promise<string[]> => {
+      const seen: string[] = [];
+      if (isAsync) {
+        for await (const chunk of body as AsyncIterable<Chunk>) {
+          seen.push(text(chunk));
+          break;
+        }
+      } else {
+        for (const chunk of body as Iterable<Chunk>) {
+          seen.push(text(chunk));
+          break;
+        }
+      }
+      await body.close?.();
+      return seen;
+    };
+    await expect(leave()).resolves.toEqual(['a']);
+  });
+});
