@@ -1755,3 +1755,21 @@ describe("the body's iterators keep the iterator protocol", () => {
     await expect(leave()).resolves.toEqual(['a']);
   });
 });
+
+describe('Content-Length 0 and Array elements read by index', () => {
+  it('Content-Length: 0 with an empty body is a valid response', async () => {
+    const recording = await serve(validate(appWith('200 OK', [['Content-Length', '0']], [])), request().environ);
+    expect(recording.sent.join('')).toBe('');
+  });
+
+  it('an Array holding a number is the app breaking §6.2 when it is returned, before any server reads it', () => {
+    const app = appWith('200 OK', [], [5] as unknown as Body);
+    let caught: unknown;
+    try {
+      validate(app)(request().environ, recordingStartResponse(newRecording()));
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toMatchObject({ culprit: 'app', rule: '§6.2' });
+  });
+});
