@@ -1773,3 +1773,48 @@ describe('Content-Length 0 and Array elements read by index', () => {
     expect(caught).toMatchObject({ culprit: 'app', rule: '§6.2' });
   });
 });
+
+describe('write() after the response ended, and the close() deadline', () => {
+  const reportsOf = (closeDeadlineMs = 30) => {
+    const reports: ValidationError[] = [];
+    return { reports, options: { closeDeadlineMs, report: (error: ValidationError) => void reports.push(error) } };
+  };
+  /** Runs an app that writes once after its Array body was closed, against `serverWrite`. */
+  const lateWrite = async (serverWrite: Write, built = request()) => {
+    const { reports, options } = reportsOf();
+    let write: ((chunk: Chunk) => Promise<void>) | undefined;
+    const app: App = (_environ, startResponse) => {
+      write = startResponse('200 OK', []);
+      return [];
+    };
+    const body = validate(app, options)(built.environ, () => serverWrite) as Body;
+    for (const _chunk of body as Iterable<Chunk>);
+    await body.close?.();
+    return { reports, write: () => write!('late'), built };
+  };
+
+  it('a server that rejects it with another error than TSGI_ERR_RESPONSE_ENDED is reported (§5.5)', async () => {
+    const { reports, write } = await lateWrite(() => Promise.reject(new Error('socket closed')));
+    await expectBreach(write, 'app', '§5.5');
+    await waitFor(() => reports.length > 0);
+    expect(reports.map((r) => [r.culprit, r.rule])).toEqual([['server', '§5.5']]);
+  });
+
+  it("a server that rejects it with the abandoned request's reason is right too", async () => {
+    const gone = new TsgiError('TSGI_ERR_CLIENT_GONE', 'gone');
+    const { reports, write, built } = await lateWrite(() => Promise.reject(gone));
+    built.controller.abort(gone);
+    await expectBreach(write, 'app', '§5.5');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(reports.filter((r) => r.rule === '§5.5')).toEqual([]);
+  });
+
+  it('closeDeadlineMs sets how long the server has to call close()', async () => {
+    const { reports, options } = reportsOf(10);
+    const body = validate(hello, options)(request().environ, recordingStartResponse(newRecording())) as Iterable<Chunk>;
+    for (const _chunk of body);
+    // The default is 1000 ms; 10 ms is over well within half a second.
+    await waitFor(() => reports.length > 0, 500);
+    expect(reports[0]).toMatchObject({ culprit: 'server', rule: '§6.4' });
+  });
+});
