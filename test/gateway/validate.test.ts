@@ -1818,3 +1818,163 @@ describe('write() after the response ended, and the close() deadline', () => {
     expect(reports[0]).toMatchObject({ culprit: 'server', rule: '§6.4' });
   });
 });
+
+describe('more parts on their own: environ, framing, input iteration, write() after the client left', () => {
+  const callWith = (overrides: Record<string, unknown>) => () =>
+    validate(hello)(request({}, overrides).environ, recordingStartResponse(newRecording()));
+  const inputOfApp = (built: BuiltRequest): InputStream => {
+    let input: InputStream | undefined;
+    const app: App = (environ, startResponse) => {
+      input = environ['tsgi.input'];
+      startResponse('200 OK', []);
+      return [];
+    };
+    validate(app)(built.environ, recordingStartResponse(newRecording()));
+    return input!;
+  };
+  const readAll = async (input: InputStream): Promise<string> => {
+    let all = '';
+    for (;;) {
+      const chunk = await input.read();
+      if (chunk.length === 0) return all;
+      all += decoder.decode(chunk);
+    }
+  };
+
+  it.each([
+    ['a raw header value holding CR LF', { 'tsgi.raw_headers': [['X-Id', 'a\r\nb']] }, '§3.6'],
+    ['a CONTENT_TYPE holding CR LF', { CONTENT_TYPE: 'text/plain\r\nX: 1' }, '§3.4'],
+    ['a tsgi.version that is an array-like object', { 'tsgi.version': { 0: 1, 1: 1, length: 2 } }, '§3.6'],
+    ['a tsgi.version of three numbers', { 'tsgi.version': [1, 1, 0] }, '§3.6'],
+    ['tsgi.upgrade on a request whose only 7-letter field is Referer', { 'tsgi.upgrade': () => {}, 'tsgi.raw_headers': [['Referer', 'http://a.example/']] }, '§3.10'],
+  ])('environ with %s', async (_name, overrides, rule) => {
+    await expectBreach(callWith(overrides), 'server', rule);
+  });
+
+  it.each([[null], [[]], ['REQUEST_METHOD=GET']])('an environ that is %j is the server breaking §3.1', async (environ) => {
+    await expectBreach(() => (validate(hello) as unknown as (...args: unknown[]) => unknown)(environ, recordingStartResponse(newRecording())), 'server', '§3.1');
+  });
+
+  it('a chunked body known only by its raw Transfer-Encoding (any case) ends with its trailers, at any length', async () => {
+    for (const name of ['Transfer-Encoding', 'TRANSFER-ENCODING']) {
+      const built = request({ method: 'POST', body: ['hello'], chunked: true }, { HTTP_TRANSFER_ENCODING: undefined, 'tsgi.raw_headers': [['Host', 'localhost:8000'], [name, 'chunked']] });
+      expect(await readAll(inputOfApp(built)), name).toBe('hello');
+    }
+  });
+
+  it('other fields of the same lengths as Transfer-Encoding and Content-Length frame nothing', async () => {
+    const sized = request({ method: 'POST', body: ['hello'] }, { 'tsgi.raw_headers': [['Host', 'localhost:8000'], ['If-Modified-Since', 'x'], ['Content-Length', '5']] });
+    expect(await readAll(inputOfApp(sized))).toBe('hello');
+    const none = request({}, { 'tsgi.raw_headers': [['Host', 'localhost:8000'], ['Accept-Charset', 'utf-8']] });
+    none.environ['tsgi.input'] = inputOf([encoder.encode('x')], () => {}, undefined, none.controller.signal);
+    await expectBreach(() => readAll(inputOfApp(none)), 'server', '§4.4');
+  });
+
+  it('errors thrown or rejected by the server input pass through, and the next read is no overlap', async () => {
+    const failure = new Error('disk');
+    let mode: 'throw' | 'reject' | 'ok' = 'throw';
+    const built = request({ method: 'POST', body: ['hello'] });
+    built.environ['tsgi.input'] = {
+      read: () => {
+        if (mode === 'throw') throw failure;
+        return Promise.resolve(encoder.encode('hello'));
+      },
+      [Symbol.asyncIterator]: () => ({
+        next: () => {
+          if (mode === 'throw') throw failure;
+          if (mode === 'reject') return Promise.reject(failure);
+          return Promise.resolve({ done: false, value: encoder.encode('hello') });
+        },
+      }),
+    } as unknown as InputStream;
+    const input = inputOfApp(built);
+    expect(() => input.read()).toThrow(failure);
+    expect(() => input[Symbol.asyncIterator]().next()).toThrow(failure);
+    mode = 'reject';
+    await expect(input[Symbol.asyncIterator]().next()).rejects.toBe(failure);
+    mode = 'ok';
+    expect(decoder.decode(await input.read())).toBe('hello');
+  });
+
+  it('a read(0) the server refuses by throwing a RangeError at once is the app breaking §4.1', async () => {
+    const built = request({ method: 'POST', body: ['hello'] });
+    built.environ['tsgi.input'] = {
+      read: (size?: number) => {
+        if (size === 0) throw new RangeError('read(0)');
+        return Promise.resolve(new Uint8Array(0));
+      },
+      [Symbol.asyncIterator]: built.environ['tsgi.input'][Symbol.asyncIterator],
+    } as unknown as InputStream;
+    await expectBreach(() => inputOfApp(built).read(0), 'app', '§4.1');
+  });
+
+  it('a server read() that returns no Promise, twice: each is the server breaking §4.1, neither an overlap', async () => {
+    const built = request({ method: 'POST', body: ['hello'] });
+    built.environ['tsgi.input'] = { read: () => encoder.encode('hello'), [Symbol.asyncIterator]: built.environ['tsgi.input'][Symbol.asyncIterator] } as unknown as InputStream;
+    const input = inputOfApp(built);
+    await expectBreach(() => input.read(), 'server', '§4.1');
+    await expectBreach(() => input.read(), 'server', '§4.1');
+  });
+
+  it("tsgi.input's iterator is itself async-iterable, and its return() settles as done", async () => {
+    const built = request({ method: 'POST', body: ['hello'] });
+    built.environ['tsgi.input'] = { read: async () => new Uint8Array(0), [Symbol.asyncIterator]: () => ({ next: async () => ({ done: true, value: undefined }) }) } as unknown as InputStream;
+    const iterator = inputOfApp(built)[Symbol.asyncIterator]();
+    expect(iterator[Symbol.asyncIterator]()).toBe(iterator);
+    await expect(iterator.return!()).resolves.toEqual({ done: true, value: undefined });
+  });
+
+  it('after the response ended and the signal was aborted, a read rejected with neither code breaks §4.8', async () => {
+    const built = request({ method: 'POST', body: ['hello'] });
+    built.environ['tsgi.input'] = { read: () => Promise.reject(new Error('no')), [Symbol.asyncIterator]: built.environ['tsgi.input'][Symbol.asyncIterator] } as unknown as InputStream;
+    let input: InputStream | undefined;
+    const app: App = (environ, startResponse) => {
+      input = environ['tsgi.input'];
+      startResponse('200 OK', []);
+      return [];
+    };
+    await serve(validate(app, { report: () => {} }), built.environ);
+    built.abandon('TSGI_ERR_CLIENT_GONE');
+    await expectBreach(() => input!.read(), 'server', '§4.8');
+  });
+
+  it('write() while the client is still there is not watched; after it left, only TSGI_ERR_CLIENT_GONE is right', async () => {
+    const run = async (leave: boolean, serverWrite: Write) => {
+      const reports: ValidationError[] = [];
+      const built = request();
+      let write: ((chunk: Chunk) => Promise<void>) | undefined;
+      const app: App = (_environ, startResponse) => {
+        write = startResponse('200 OK', []);
+        return (function* () {})();
+      };
+      validate(app, { report: (error) => void reports.push(error) })(built.environ, () => serverWrite);
+      if (leave) built.abandon('TSGI_ERR_CLIENT_GONE');
+      await write!('x').catch(() => {});
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      return reports.map((r) => r.rule);
+    };
+    expect(await run(false, async () => {})).toEqual([]);
+    expect(await run(true, () => Promise.reject(new TsgiError('TSGI_ERR_CLIENT_GONE', 'gone')))).toEqual([]);
+    expect(await run(true, () => Promise.reject(new Error('EPIPE')))).toEqual(['§5.5']);
+  });
+
+  it('an app may return a thenable that is a function (Promises/A+ §1.2)', async () => {
+    const app = ((_environ: Environ, startResponse: StartResponse) => {
+      startResponse('200 OK', []);
+      return Object.assign(() => {}, { then: (resolve: (body: Body) => void) => resolve(['hi']) });
+    }) as unknown as App;
+    expect((await serve(validate(app), request().environ)).sent.join('')).toBe('hi');
+  });
+
+  it('write() after close() where the server write() returns no Promise: the app breach is still thrown', async () => {
+    let write: ((chunk: Chunk) => Promise<void>) | undefined;
+    const app: App = (_environ, startResponse) => {
+      write = startResponse('200 OK', []);
+      return [];
+    };
+    const body = validate(app, { report: () => {} })(request().environ, () => (() => undefined) as unknown as Write) as Body;
+    for (const _chunk of body as Iterable<Chunk>);
+    await body.close?.();
+    await expectBreach(() => write!('late'), 'app', '§5.5');
+  });
+});
