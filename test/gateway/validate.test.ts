@@ -1424,27 +1424,30 @@ describe('response header pairs, each part on its own', () => {
   });
 });
 
+/** The app's view of the request's tsgi.input, the response begun and not yet ended. */
+function inputOfApp(built: BuiltRequest): InputStream {
+  let input: InputStream | undefined;
+  const app: App = (environ, startResponse) => {
+    input = environ['tsgi.input'];
+    startResponse('200 OK', []);
+    return [];
+  };
+  validate(app)(built.environ, recordingStartResponse(newRecording()));
+  return input!;
+}
+
+/** Reads tsgi.input to its end, as text. */
+async function readAll(input: InputStream): Promise<string> {
+  let all = '';
+  for (;;) {
+    const chunk = await input.read();
+    if (chunk.length === 0) return all;
+    all += decoder.decode(chunk);
+  }
+}
+
 describe('tsgi.input checks, each part on its own', () => {
   const post = { method: 'POST', body: ['hello'] };
-  /** The app's view of the request's tsgi.input, the response begun and not yet ended. */
-  const inputOfApp = (built: BuiltRequest): InputStream => {
-    let input: InputStream | undefined;
-    const app: App = (environ, startResponse) => {
-      input = environ['tsgi.input'];
-      startResponse('200 OK', []);
-      return [];
-    };
-    validate(app)(built.environ, recordingStartResponse(newRecording()));
-    return input!;
-  };
-  const readAll = async (input: InputStream): Promise<string> => {
-    let all = '';
-    for (;;) {
-      const chunk = await input.read();
-      if (chunk.length === 0) return all;
-      all += decoder.decode(chunk);
-    }
-  };
   const rejecting = (read: () => Promise<Uint8Array>): InputStream => ({ read, [Symbol.asyncIterator]: () => ({ next: async () => ({ done: true, value: undefined }) }) }) as unknown as InputStream;
 
   it('a body framed by Content-Length needs no tsgi.trailers', async () => {
@@ -1822,24 +1825,6 @@ describe('write() after the response ended, and the close() deadline', () => {
 describe('more parts on their own: environ, framing, input iteration, write() after the client left', () => {
   const callWith = (overrides: Record<string, unknown>) => () =>
     validate(hello)(request({}, overrides).environ, recordingStartResponse(newRecording()));
-  const inputOfApp = (built: BuiltRequest): InputStream => {
-    let input: InputStream | undefined;
-    const app: App = (environ, startResponse) => {
-      input = environ['tsgi.input'];
-      startResponse('200 OK', []);
-      return [];
-    };
-    validate(app)(built.environ, recordingStartResponse(newRecording()));
-    return input!;
-  };
-  const readAll = async (input: InputStream): Promise<string> => {
-    let all = '';
-    for (;;) {
-      const chunk = await input.read();
-      if (chunk.length === 0) return all;
-      all += decoder.decode(chunk);
-    }
-  };
 
   it.each([
     ['a raw header value holding CR LF', { 'tsgi.raw_headers': [['X-Id', 'a\r\nb']] }, '§3.6'],
