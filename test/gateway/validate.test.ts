@@ -1963,3 +1963,107 @@ describe('more parts on their own: environ, framing, input iteration, write() af
     await expectBreach(() => write!('late'), 'app', '§5.5');
   });
 });
+
+describe('more body rules, each part on its own', () => {
+  const reportsOf = (closeDeadlineMs = 10) => {
+    const reports: ValidationError[] = [];
+    return { reports, options: { closeDeadlineMs, report: (error: ValidationError) => void reports.push(error) } };
+  };
+
+  it('content in an Array body of a 204 breaks §6.3', async () => {
+    await expectBreach(() => serve(validate(appWith('204 No Content', [], ['x'])), request().environ), 'app', '§6.3');
+  });
+
+  it('iterating a body after close() breaks §6.4, for an Array and for a generator', async () => {
+    const array = validate(hello)(request().environ, recordingStartResponse(newRecording())) as Iterable<Chunk> & Body;
+    await array.close?.();
+    await expectBreach(() => array[Symbol.iterator](), 'server', '§6.4');
+    const generator = validate(appWith('200 OK', [], () => (function* () { yield 'a'; })()))(request().environ, recordingStartResponse(newRecording())) as Iterable<Chunk> & Body;
+    await generator.close?.();
+    await expectBreach(() => generator[Symbol.iterator](), 'server', '§6.4');
+  });
+
+  it("next() after the iterator's return() on a sync body breaks §6.4", async () => {
+    const app = appWith('200 OK', [], () => (function* () { yield 'a'; yield 'b'; })());
+    const body = validate(app)(request().environ, recordingStartResponse(newRecording())) as Iterable<Chunk> & Body;
+    const iterator = body[Symbol.iterator]();
+    iterator.next();
+    iterator.return?.();
+    await expectBreach(() => iterator.next(), 'server', '§6.4');
+  });
+
+  it('an async body that throws: the error reaches the server, whose close() then is no breach', async () => {
+    const failure = new Error('upstream failed');
+    const app = appWith('200 OK', [], () =>
+      (async function* () {
+        yield 'a';
+        throw failure;
+      })(),
+    );
+    const body = validate(app)(request().environ, recordingStartResponse(newRecording())) as AsyncIterable<Chunk> & Body;
+    const iterator = body[Symbol.asyncIterator]();
+    await iterator.next();
+    await expect(iterator.next()).rejects.toBe(failure);
+    expect(() => body.close?.()).not.toThrow();
+  });
+
+  it('the Array body a middleware receives lets it wrap close() and the iterator', () => {
+    const body = validate(hello)(request().environ, recordingStartResponse(newRecording())) as Chunk[] & Body;
+    const close = body.close!;
+    const iterate = body[Symbol.iterator];
+    expect(() => {
+      body.close = () => close.call(body);
+      body[Symbol.iterator] = function () {
+        return iterate.call(this);
+      };
+      Object.defineProperty(body, Symbol.iterator, { get: () => iterate, configurable: true });
+    }).not.toThrow();
+    expect([...body]).toEqual(['Hello, World!']);
+    body.close();
+  });
+
+  it('a TSGI 1.0 server is not held to rejecting a write() after the response ended', async () => {
+    const { reports, options } = reportsOf();
+    let write: ((chunk: Chunk) => Promise<void>) | undefined;
+    const app: App = (_environ, startResponse) => {
+      write = startResponse('200 OK', []);
+      return [];
+    };
+    const body = validate(app, options)(request({ minor: 0 }).environ, () => async () => {}) as Body;
+    for (const _chunk of body as Iterable<Chunk>);
+    await body.close?.();
+    await expectBreach(() => write!('late'), 'app', '§5.5');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(reports.filter((r) => r.rule === '§5.5')).toEqual([]);
+  });
+
+  it('a body returned after the request was abandoned must be closed within the deadline', async () => {
+    const { reports, options } = reportsOf(10);
+    const built = request();
+    let resolve: ((body: Body) => void) | undefined;
+    const app: App = (_environ, startResponse) => {
+      startResponse('200 OK', []);
+      return new Promise<Body>((r) => (resolve = r));
+    };
+    const pending = validate(app, options)(built.environ, recordingStartResponse(newRecording())) as Promise<Body>;
+    built.abandon('TSGI_ERR_CLIENT_GONE');
+    resolve!(['late']);
+    await pending; // the server never iterates nor closes it
+    await waitFor(() => reports.length > 0, 500);
+    expect(reports[0]).toMatchObject({ culprit: 'server', rule: '§6.4' });
+  });
+
+  it('an empty chunk sends no head: startResponse with excInfo may still replace the headers', async () => {
+    const app: App = (_environ, startResponse) => {
+      startResponse('200 OK', []);
+      return (function* () {
+        yield '';
+        startResponse('500 Internal Server Error', [], new Error('failed after an empty chunk'));
+        yield 'failed';
+      })();
+    };
+    const recording = await serve(validate(app), request().environ);
+    expect(recording.starts).toEqual(['200 OK', '500 Internal Server Error']);
+    expect(recording.sent.join('')).toBe('failed');
+  });
+});
