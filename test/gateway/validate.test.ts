@@ -2067,3 +2067,25 @@ describe('more body rules, each part on its own', () => {
     expect(recording.sent.join('')).toBe('failed');
   });
 });
+
+describe('the default report', () => {
+  it('when the request tsgi.errors cannot be written, the breach becomes a process warning', async () => {
+    const warnings: unknown[] = [];
+    const listener = (warning: unknown) => void warnings.push(warning);
+    process.on('warning', listener);
+    try {
+      const errors: ErrorStream = {
+        write: () => {
+          throw new Error('log closed');
+        },
+        flush: () => {},
+      };
+      const body = validate(hello, { closeDeadlineMs: 10 })(request({}, { 'tsgi.errors': errors }).environ, recordingStartResponse(newRecording())) as Iterable<Chunk>;
+      for (const _chunk of body);
+      await waitFor(() => warnings.length > 0, 1000);
+      expect(warnings[0]).toMatchObject({ culprit: 'server', rule: '§6.4' });
+    } finally {
+      process.off('warning', listener);
+    }
+  });
+});
