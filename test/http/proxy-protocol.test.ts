@@ -401,6 +401,9 @@ describe('edges found by mutation testing', () => {
     const long = `/run/${'s'.repeat(103)}`;
     expect(long.length).toBe(108);
     expect(parsesAllWays('v2', v2(1, 0x31, unix(long, '/b')))).toMatchObject({ sourceAddress: long, destinationAddress: '/b' });
+    // Both paths full: there is no NUL at all.
+    const other = `/var/${'d'.repeat(103)}`;
+    expect(parsesAllWays('v2', v2(1, 0x31, unix(long, other)))).toMatchObject({ sourceAddress: long, destinationAddress: other });
   });
 
   test('LOCAL is accepted whatever its family and transport byte', () => {
