@@ -1756,6 +1756,10 @@ describe("the body's iterators keep the iterator protocol", () => {
       return seen;
     };
     await expect(leave()).resolves.toEqual(['a']);
+    // The iterator protocol's answer for an iterator without return(): done.
+    const again = validate(app)(request().environ, start()) as Body;
+    const iterator = isAsync ? (again as AsyncIterable<Chunk>)[Symbol.asyncIterator]() : (again as Iterable<Chunk>)[Symbol.iterator]();
+    await expect(Promise.resolve(iterator.return!())).resolves.toEqual({ done: true, value: undefined });
   });
 });
 
@@ -2017,6 +2021,7 @@ describe('more body rules, each part on its own', () => {
         return iterate.call(this);
       };
       Object.defineProperty(body, Symbol.iterator, { get: () => iterate, configurable: true });
+      Object.defineProperty(body, 'close', { get: () => close, configurable: true });
     }).not.toThrow();
     expect([...body]).toEqual(['Hello, World!']);
     body.close();
