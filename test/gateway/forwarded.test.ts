@@ -284,3 +284,164 @@ describe('edges found by mutation testing', () => {
     expect(client([['X-Forwarded-For', '[2001:db8::1]:8080, 10.0.0.7']], edge, proxies)).toEqual(['2001:db8::1', '8080']);
   });
 });
+
+describe('field names: any case, and only the names themselves', () => {
+  // RFC 9110 §5.1: field names are case-insensitive. The usual spelling and the lowercase one are
+  // matched at once; any other spelling must still be the same field.
+  const proxies = { ...DEFAULTS, forwardedAllowIps: ['127.0.0.1'] };
+  test('every field read, spelt in capitals, in lowercase and in mixed case', () => {
+    for (const name of ['X-FORWARDED-FOR', 'x-forwarded-for', 'x-Forwarded-FOR']) {
+      expect(client([[name, '203.0.113.7']], LOOPBACK, proxies), name).toEqual(['203.0.113.7', '']);
+    }
+    for (const name of ['FORWARDED', 'forwarded', 'fOrWaRdEd']) {
+      expect(client([[name, 'for=203.0.113.7']], LOOPBACK, proxies), name).toEqual(['203.0.113.7', '']);
+    }
+    for (const name of ['X-FORWARDED-HOST', 'x-forwarded-host', 'X-forwarded-Host']) {
+      expect(view([[name, 'www.example.com']]).host, name).toBe('www.example.com');
+    }
+    for (const name of ['X-FORWARDED-PORT', 'x-forwarded-port', 'x-Forwarded-port']) {
+      expect(view([[name, '8443']]).serverPort, name).toBe('8443');
+    }
+    for (const name of ['HOST', 'host', 'hOsT']) {
+      expect(view([[name, 'app.internal:8000'], ['X-Forwarded-Port', '443']]).host, name).toBe('app.internal:443');
+    }
+    for (const name of ['X-FORWARDED-PROTO', 'X-forwarded-proto', 'x-forwarded-ssl', 'X-FORWARDED-SSL']) {
+      const value = name.toLowerCase() === 'x-forwarded-ssl' ? 'on' : 'https';
+      expect(view([[name, value]]).scheme, name).toBe('https');
+    }
+  });
+
+  test('a configured scheme header with any letter, z included, matches in any case', () => {
+    const settings = { ...DEFAULTS, secureSchemeHeaders: { 'X-Zscaler-Https': 'on' } };
+    expect(view([['X-ZSCALER-HTTPS', 'on']], LOOPBACK, settings).scheme).toBe('https');
+    expect(view([['x-zscaler-https', 'on']], LOOPBACK, settings).scheme).toBe('https');
+  });
+
+  test('a name that differs in one character, the first or a symbol, is another field', () => {
+    expect(client([['Y-FORWARDED-FOR', '203.0.113.7']])[0]).toBe('127.0.0.1');
+    // "^" is "~" less 0x20, as "A" is "a" less 0x20: only letters have a case.
+    const settings = { ...DEFAULTS, secureSchemeHeaders: { 'X-Https~': 'on' } };
+    expect(view([['X-Https^', 'on']], LOOPBACK, settings).scheme).toBe('http');
+    expect(view([['X-HTTPS~', 'on']], LOOPBACK, settings).scheme).toBe('https');
+  });
+
+  test('other fields of the same lengths are not read as forwarding fields', () => {
+    // 4 characters, like Host.
+    expect(view([['Host', 'app.internal:8000'], ['From', 'ops@example.com'], ['X-Forwarded-Port', '443']]).host).toBe('app.internal:443');
+    // 9, like Forwarded: X-Real-IP is no forwarded-element list.
+    expect(client([['X-Real-IP', '203.0.113.7']])).toEqual(['127.0.0.1', '51000']);
+    // 16, like X-Forwarded-Host and X-Forwarded-Port.
+    expect(view([['X-Forwarded-Port', '443'], ['Content-Encoding', 'gzip']]).serverPort).toBe('443');
+    // 15, like X-Forwarded-Ssl (a secure scheme header), on a TLS connection.
+    const tls: Peer = { ...LOOPBACK, scheme: 'https' };
+    expect(view([['Accept-Language', 'en-US']], tls).scheme).toBe('https');
+  });
+
+  test('Host alone, without X-Forwarded-Port, leaves the request its own Host', () => {
+    expect(view([['Host', 'app.internal:8000']])).toMatchObject({ host: null, serverName: null, serverPort: null });
+    // An empty Host (RFC 9110 §7.2: a target with no authority) gets no port either.
+    expect(view([['Host', ''], ['X-Forwarded-Port', '443']])).toMatchObject({ host: null, serverPort: '443' });
+  });
+});
+
+describe('secure scheme headers named like the fields tsgi reads', () => {
+  // Gunicorn lets any field be a secure scheme header; the field then still does its own job too.
+  test('X-Forwarded-Port: 443 can mean https and still be the port', () => {
+    const settings = { ...DEFAULTS, secureSchemeHeaders: { 'X-Forwarded-Port': '443' } };
+    expect(view([['X-Forwarded-Port', '443']], LOOPBACK, settings)).toMatchObject({ scheme: 'https', serverPort: '443' });
+    expect(view([['X-Forwarded-Port', '8080']], LOOPBACK, settings)).toMatchObject({ scheme: 'http', serverPort: '8080' });
+  });
+
+  test('each of Host, Forwarded, X-Forwarded-For and X-Forwarded-Host', () => {
+    const as = (name: string, value: string) => ({ ...DEFAULTS, secureSchemeHeaders: { [name]: value } });
+    expect(view([['Host', 'secure.example']], LOOPBACK, as('Host', 'secure.example')).scheme).toBe('https');
+    expect(view([['Forwarded', 'for=203.0.113.7']], LOOPBACK, as('Forwarded', 'for=203.0.113.7'))).toMatchObject({ scheme: 'https', remoteAddr: '203.0.113.7' });
+    expect(view([['X-Forwarded-For', '203.0.113.7']], LOOPBACK, as('X-Forwarded-For', '203.0.113.7'))).toMatchObject({ scheme: 'https', remoteAddr: '203.0.113.7' });
+    expect(view([['X-Forwarded-Host', 'secure.example']], LOOPBACK, as('X-Forwarded-Host', 'secure.example'))).toMatchObject({ scheme: 'https', host: 'secure.example', serverPort: '443' });
+  });
+
+  test('alongside an ordinary scheme header', () => {
+    const settings = { ...DEFAULTS, secureSchemeHeaders: { 'X-Forwarded-Proto': 'https', 'X-Forwarded-Port': '443' } };
+    expect(view([['X-Forwarded-Port', '443']], LOOPBACK, settings).scheme).toBe('https');
+    expect(refusal([['X-Forwarded-Proto', 'https'], ['X-Forwarded-Port', '80']], LOOPBACK, settings).code).toBe('TSGI_ERR_FORWARDED_CONFLICT');
+  });
+});
+
+describe('X-Forwarded-For hop forms', () => {
+  const proxies = { ...DEFAULTS, forwardedAllowIps: ['127.0.0.1', '10.0.0.0/8'] };
+  const edge: Peer = { address: '10.0.0.1', port: '1', scheme: 'http' };
+
+  test('a bracketed IPv4-mapped hop is shown as IPv4', () => {
+    expect(client([['X-Forwarded-For', '[::ffff:198.51.100.3]:80']])).toEqual(['198.51.100.3', '80']);
+    expect(client([['X-Forwarded-For', '[::ffff:198.51.100.3]']])).toEqual(['198.51.100.3', '']);
+  });
+
+  test('after "]" only ":" and a port may follow', () => {
+    expect(client([['X-Forwarded-For', '[2001:db8::1]x80, 10.0.0.7']], edge, proxies)).toEqual(['10.0.0.7', '']);
+  });
+});
+
+describe('Forwarded (RFC 7239) grammar', () => {
+  test('several lines are one list in order: an earlier line names the client', () => {
+    expect(client([['Forwarded', 'for=198.51.100.17'], ['Forwarded', 'for=127.0.0.1']])).toEqual(['198.51.100.17', '']);
+    expect(client([['Forwarded', 'for=198.51.100.17, for=127.0.0.1']])).toEqual(['198.51.100.17', '']);
+  });
+
+  test('empty list elements and empty pairs are ignored (RFC 9110 §5.6.1; RFC 7239 §4)', () => {
+    for (const value of ['for=198.51.100.17,', ', for=198.51.100.17', 'for=192.0.2.43, , for=198.51.100.17', 'for=192.0.2.43,,for=198.51.100.17']) {
+      expect(client([['Forwarded', value]]), value).toEqual(['198.51.100.17', '']);
+    }
+    for (const value of ['for=198.51.100.17;;proto=https', ';for=198.51.100.17;proto=https', 'for=198.51.100.17;proto=https;']) {
+      expect(view([['Forwarded', value]]), value).toMatchObject({ remoteAddr: '198.51.100.17', scheme: 'https' });
+    }
+  });
+
+  test('an element with no for= stops the walk, and its proto= and host= are the ones used', () => {
+    expect(view([['Forwarded', 'proto=https;host=a.example, for=127.0.0.1']])).toMatchObject({ remoteAddr: '127.0.0.1', scheme: 'https', host: 'a.example' });
+    expect(view([['Forwarded', 'for=198.51.100.17, proto=https']])).toMatchObject({ remoteAddr: '127.0.0.1', remotePort: '51000', scheme: 'https', host: null });
+  });
+
+  test('a quoted-pair stands for the character after the backslash (RFC 9110 §5.6.4)', () => {
+    expect(client([['Forwarded', 'for="192.0.2.\\1"']])).toEqual(['192.0.2.1', '']);
+  });
+
+  test('by= and extension parameters are read past; by= at most once; only host= is the host', () => {
+    expect(view([['Forwarded', 'for=192.0.2.60;by=203.0.113.43;host=a.example']])).toMatchObject({ remoteAddr: '192.0.2.60', host: 'a.example' });
+    expect(view([['Forwarded', 'for=192.0.2.60;host=a.example;by=b.example']])).toMatchObject({ host: 'a.example' });
+    expect(view([['Forwarded', 'for=192.0.2.60;by=203.0.113.43;ext=1']])).toMatchObject({ remoteAddr: '192.0.2.60', host: null });
+    expect(view([['Forwarded', 'for=192.0.2.60;ext=1;host=a.example']])).toMatchObject({ host: 'a.example' });
+    expect(refusal([['Forwarded', 'for=192.0.2.60;by=203.0.113.43;by=203.0.113.44']]).code).toBe('TSGI_ERR_FORWARDED');
+  });
+
+  test('a node-port is digits or an obfport, nothing else (RFC 7239 §6)', () => {
+    for (const node of ['192.0.2.1:abc', '192.0.2.1:x80', '192.0.2.1:80x', '192.0.2.1:']) {
+      expect(client([['Forwarded', `for="${node}"`]]), node).toEqual(['127.0.0.1', '51000']);
+    }
+    expect(client([['Forwarded', 'for="192.0.2.1:_abc.1-x"']])).toEqual(['192.0.2.1', '']);
+  });
+});
+
+describe('forwarded host and port values', () => {
+  test('host:port splits at the colon, whatever the name is', () => {
+    expect(view([['X-Forwarded-Host', 'a:8080']])).toMatchObject({ serverName: 'a', serverPort: '8080', host: 'a:8080' });
+    expect(view([['X-Forwarded-Host', '[2001:db8::]:8080']])).toMatchObject({ serverName: '[2001:db8::]', serverPort: '8080' });
+    expect(view([['X-Forwarded-Host', '[2001:db8::]']])).toMatchObject({ serverName: '[2001:db8::]', serverPort: '80' });
+  });
+
+  test('an empty port after the colon (RFC 3986 §3.2.3) is the scheme default', () => {
+    expect(view([['X-Forwarded-Host', 'a.example:']])).toMatchObject({ serverName: 'a.example', serverPort: '80' });
+    expect(view([['X-Forwarded-Host', 'a.example:'], ['X-Forwarded-Proto', 'https']])).toMatchObject({ serverPort: '443' });
+  });
+
+  test('a port is 0 to 65535 in at most five digits, and nothing else', () => {
+    expect(view([['X-Forwarded-Port', '65535']]).serverPort).toBe('65535');
+    for (const bad of ['443x', '65536', '000443']) expect(refusal([['X-Forwarded-Port', bad]]).code, bad).toBe('TSGI_ERR_FORWARDED');
+  });
+
+  test('whitespace around the last member is not part of it', () => {
+    // A caller need not have trimmed the field value.
+    expect(view([['X-Forwarded-Port', '443 ']]).serverPort).toBe('443');
+    expect(view([['X-Forwarded-Port', '1, 443\t']]).serverPort).toBe('443');
+    expect(view([['X-Forwarded-Host', 'a.example , b.example ']]).host).toBe('b.example');
+  });
+});

@@ -1329,3 +1329,768 @@ const readsOnce: App = async (environ, startResponse) => {
   startResponse('200 OK', []);
   return [];
 };
+
+// --- Edges found by mutation testing: each part of a rule on its own -------------------------------
+
+describe('environ rules, each part on its own', () => {
+  const callWith = (overrides: Record<string, unknown>, options: RequestOptions = {}) => () =>
+    validate(hello)(request(options, overrides).environ, recordingStartResponse(newRecording()));
+  const cert = { subject: 'CN=alice', issuer: 'CN=ca', subjectAltName: null, serialNumber: '01', fingerprint256: 'AB:CD', validFrom: new Date(), validTo: new Date(), pem: '-----BEGIN CERTIFICATE-----' };
+  const { subject: _s, ...noSubject } = cert;
+  const { pem: _p, ...noPem } = cert;
+  const { fingerprint256: _f, ...noFingerprint } = cert;
+  const input = request().environ['tsgi.input'];
+
+  it.each([
+    ['tsgi.raw_headers that is a string', { 'tsgi.raw_headers': 'Host: localhost' }, '§3.6'],
+    ['a raw header that is an array-like object, not an array', { 'tsgi.raw_headers': [{ 0: 'Host', 1: 'localhost', length: 2 }] }, '§3.6'],
+    ['a raw header of three strings', { 'tsgi.raw_headers': [['Host', 'localhost', 'x']] }, '§3.6'],
+    ['a raw header whose name is a number', { 'tsgi.raw_headers': [[1, 'localhost']] }, '§3.6'],
+    ['a raw header whose value is a number', { 'tsgi.raw_headers': [['Host', 8000]] }, '§3.6'],
+    ['tsgi.trailers that is not an array', { 'tsgi.trailers': 'Expires: 0' }, '§3.6'],
+    ['a trailer with a bad name', { 'tsgi.trailers': [['Bad Name', 'x']] }, '§3.6'],
+    ['HTTP_CONTENT_LENGTH duplicating CONTENT_LENGTH', { HTTP_CONTENT_LENGTH: '5' }, '§3.4'],
+    ['an HTTP_ value that is a number', { HTTP_X_TRACE: 1 }, '§3.4'],
+    ['tsgi.input null', { 'tsgi.input': null }, '§3.6'],
+    ['no tsgi.input', { 'tsgi.input': undefined }, '§3.6'],
+    ['tsgi.input without [Symbol.asyncIterator]', { 'tsgi.input': { read: input.read } }, '§3.6'],
+    ['tsgi.errors null', { 'tsgi.errors': null }, '§3.6'],
+    ['no tsgi.errors', { 'tsgi.errors': undefined }, '§3.6'],
+    ['tsgi.errors without write()', { 'tsgi.errors': { flush: () => {} } }, '§3.6'],
+    ["SCRIPT_NAME without a leading '/'", { SCRIPT_NAME: 'app', PATH_INFO: '/hello' }, '§3.2'],
+    ["PATH_INFO '*' for OPTIONS on a mounted app", { REQUEST_METHOD: 'OPTIONS', SCRIPT_NAME: '/app', PATH_INFO: '*', RAW_URI: '*', QUERY_STRING: '' }, '§3.3'],
+    ['a REMOTE_PORT that is not digits', { REMOTE_PORT: 'abc' }, '§3.5'],
+    ['an empty SERVER_SOFTWARE', { SERVER_SOFTWARE: '' }, '§3.5'],
+    ["a SERVER_NAME with '[' but no ']'", { SERVER_NAME: '[::1' }, '§3.5'],
+    ["a SERVER_NAME with ']' but no '['", { SERVER_NAME: '::1]' }, '§3.5'],
+    ['a tsgi.peer_certificate that is null', { 'tsgi.url_scheme': 'https', 'tsgi.peer_certificate': null }, '§3.7'],
+    ['a tsgi.peer_certificate without subject', { 'tsgi.url_scheme': 'https', 'tsgi.peer_certificate': noSubject }, '§3.7'],
+    ['a tsgi.peer_certificate without pem', { 'tsgi.url_scheme': 'https', 'tsgi.peer_certificate': noPem }, '§3.7'],
+    ['a tsgi.peer_certificate without fingerprint256', { 'tsgi.url_scheme': 'https', 'tsgi.peer_certificate': noFingerprint }, '§3.7'],
+  ])('environ with %s', async (_name, overrides, rule) => {
+    await expectBreach(callWith(overrides), 'server', rule);
+  });
+
+  it.each([
+    ["a mounted app with PATH_INFO ''", { SCRIPT_NAME: '/app', PATH_INFO: '', RAW_URI: '/app', QUERY_STRING: '' }],
+    ['OPTIONS * on an unmounted app', { REQUEST_METHOD: 'OPTIONS', PATH_INFO: '*', RAW_URI: '*', QUERY_STRING: '' }],
+    ['SERVER_PROTOCOL HTTP/1.0', { SERVER_PROTOCOL: 'HTTP/1.0' }],
+    ["REMOTE_PORT '' (a unix socket)", { REMOTE_ADDR: '', REMOTE_PORT: '' }],
+    ['trailers of [name, value] pairs', { 'tsgi.trailers': [['Expires', '0']] }],
+  ])('environ with %s passes', (_name, overrides) => {
+    expect(callWith(overrides)).not.toThrow();
+  });
+
+  it('a tsgi.peer_certificate key that is present but undefined', async () => {
+    const built = request({}, { 'tsgi.url_scheme': 'https' });
+    built.environ['tsgi.peer_certificate'] = undefined;
+    await expectBreach(() => validate(hello)(built.environ, recordingStartResponse(newRecording())), 'server', '§3.7');
+  });
+
+  it('a TSGI 1.0 server is not held to the 1.1 request-target forms', () => {
+    expect(callWith({ RAW_URI: '/a%zz', PATH_INFO: '/a%zz', QUERY_STRING: '' }, { minor: 0 })).not.toThrow();
+  });
+
+  it('the app of a TSGI 1.0 server sees no tsgi.early_hints: the validator adds no 1.1 key', () => {
+    let seen: unknown = 'not called';
+    const app: App = (environ, startResponse) => {
+      seen = environ['tsgi.early_hints'];
+      startResponse('200 OK', []);
+      return [];
+    };
+    validate(app)(request({ minor: 0 }).environ, recordingStartResponse(newRecording()));
+    expect(seen).toBeUndefined();
+  });
+
+  it('a server that calls the app with a third argument breaks §2.1', async () => {
+    const call = validate(hello) as unknown as (...args: unknown[]) => unknown;
+    await expectBreach(() => call(request().environ, recordingStartResponse(newRecording()), {}), 'server', '§2.1');
+  });
+
+  it('an app without close() stays without close(): the server has nothing to call at shutdown', () => {
+    expect(validate(hello).close).toBeUndefined();
+  });
+});
+
+describe('response header pairs, each part on its own', () => {
+  const run = (app: App) => () => serve(validate(app), request().environ);
+  it.each([
+    ['an array-like object, not an array', [{ 0: 'X-Id', 1: '1', length: 2 }]],
+    ['three strings', [['X-Id', '1', '2']]],
+    ['a name that is a number', [[1, 'x']]],
+    ['a value that is a number', [['X-Id', 1]]],
+  ])('a header that is %s', async (_name, headers) => {
+    await expectBreach(run(appWith('200 OK', headers as unknown as Header[], [])), 'app', '§5.3');
+  });
+});
+
+/** The app's view of the request's tsgi.input, the response begun and not yet ended. */
+function inputOfApp(built: BuiltRequest): InputStream {
+  let input: InputStream | undefined;
+  const app: App = (environ, startResponse) => {
+    input = environ['tsgi.input'];
+    startResponse('200 OK', []);
+    return [];
+  };
+  validate(app)(built.environ, recordingStartResponse(newRecording()));
+  return input!;
+}
+
+/** Reads tsgi.input to its end, as text. */
+async function readAll(input: InputStream): Promise<string> {
+  let all = '';
+  for (;;) {
+    const chunk = await input.read();
+    if (chunk.length === 0) return all;
+    all += decoder.decode(chunk);
+  }
+}
+
+describe('tsgi.input checks, each part on its own', () => {
+  const post = { method: 'POST', body: ['hello'] };
+  const rejecting = (read: () => Promise<Uint8Array>): InputStream => ({ read, [Symbol.asyncIterator]: () => ({ next: async () => ({ done: true, value: undefined }) }) }) as unknown as InputStream;
+
+  it('a body framed by Content-Length needs no tsgi.trailers', async () => {
+    expect(await readAll(inputOfApp(request(post)))).toBe('hello');
+  });
+
+  it('a chunked body is known by its raw Transfer-Encoding too, in any case: its end needs tsgi.trailers', async () => {
+    for (const name of ['Transfer-Encoding', 'transfer-encoding']) {
+      const built = request({ method: 'POST', body: ['hello'], chunked: true }, { HTTP_TRANSFER_ENCODING: undefined, 'tsgi.raw_headers': [['Host', 'localhost:8000'], [name, 'chunked']] });
+      built.environ['tsgi.input'] = inputOf([encoder.encode('hello')], () => {}, undefined, built.controller.signal);
+      await expectBreach(() => readAll(inputOfApp(built)), 'server', '§4.4');
+    }
+  });
+
+  it('bad trailers at the end of a chunked body break §4.4', async () => {
+    const built = request({ method: 'POST', body: ['hello'], chunked: true, trailers: [['Bad Name', 'x']] });
+    await expectBreach(() => readAll(inputOfApp(built)), 'server', '§4.4');
+  });
+
+  it('a request with neither Content-Length nor Transfer-Encoding has no content (RFC 9112 §6.3)', async () => {
+    const built = request();
+    built.environ['tsgi.input'] = inputOf([encoder.encode('x')], () => {}, undefined, built.controller.signal);
+    await expectBreach(() => readAll(inputOfApp(built)), 'server', '§4.4');
+  });
+
+  it("a Content-Length on the wire with CONTENT_LENGTH '' (a body a middleware transforms, §11.2) may have any length", async () => {
+    const built = request(post, { CONTENT_LENGTH: '' });
+    expect(await readAll(inputOfApp(built))).toBe('hello');
+  });
+
+  it('a TSGI 1.0 server: read(0) and an overlapping read are the app breaking §4.1 and §4.3, at the call', async () => {
+    const input = inputOfApp(request({ ...post, minor: 0 }));
+    await expectBreach(() => input.read(0), 'app', '§4.1');
+    const first = input.read(1);
+    await expectBreach(() => input.read(1), 'app', '§4.3');
+    await first;
+  });
+
+  it('iterating while a read is pending, or reading while a next() is pending, is the app breaking §4.3', async () => {
+    const input = inputOfApp(request(post));
+    const reading = input.read(1);
+    await expectBreach(() => input[Symbol.asyncIterator]().next(), 'app', '§4.3');
+    await reading;
+    const iterating = input[Symbol.asyncIterator]().next();
+    await expectBreach(() => input.read(1), 'app', '§4.3');
+    await iterating;
+  });
+
+  it('leaving a for-await over tsgi.input early ends the source iteration', async () => {
+    let finished = false;
+    const built = request(post);
+    built.environ['tsgi.input'] = {
+      read: async () => new Uint8Array(0),
+      async *[Symbol.asyncIterator]() {
+        try {
+          yield encoder.encode('hel');
+          yield encoder.encode('lo');
+        } finally {
+          finished = true;
+        }
+      },
+    };
+    for await (const _chunk of inputOfApp(built)) break;
+    expect(finished).toBe(true);
+  });
+
+  it('after a read rejected, the next read is no overlap: it gets the abandoned request reason', async () => {
+    const built = request(post);
+    const gone = new TsgiError('TSGI_ERR_CLIENT_GONE', 'gone');
+    built.environ['tsgi.input'] = rejecting(() => {
+      built.controller.abort(gone);
+      return Promise.reject(gone);
+    });
+    const input = inputOfApp(built);
+    await expect(input.read()).rejects.toBe(gone);
+    await expect(input.read()).rejects.toBe(gone);
+  });
+
+  it('a read that fails for another reason, the signal not aborted, passes its error through', async () => {
+    const failure = new Error('disk');
+    const built = request(post);
+    built.environ['tsgi.input'] = rejecting(() => Promise.reject(failure));
+    await expect(inputOfApp(built).read()).rejects.toBe(failure);
+  });
+
+  it('a TSGI 1.0 server rejecting a read with an abandonment code passes it through (it has no signal)', async () => {
+    const gone = new TsgiError('TSGI_ERR_CLIENT_GONE', 'gone');
+    const built = request({ ...post, minor: 0 });
+    built.environ['tsgi.input'] = rejecting(() => Promise.reject(gone));
+    await expect(inputOfApp(built).read()).rejects.toBe(gone);
+  });
+
+  it('a server read() that returns a chunk instead of a Promise breaks §4.1', async () => {
+    const built = request(post);
+    built.environ['tsgi.input'] = { read: () => encoder.encode('hello'), [Symbol.asyncIterator]: built.environ['tsgi.input'][Symbol.asyncIterator] } as unknown as InputStream;
+    await expectBreach(() => inputOfApp(built).read(), 'server', '§4.1');
+  });
+
+  it('a server that rejects read(0) with something other than a RangeError breaks §4.1', async () => {
+    const built = request(post);
+    built.environ['tsgi.input'] = rejecting(() => Promise.reject(new Error('no')));
+    await expectBreach(() => inputOfApp(built).read(0), 'server', '§4.1');
+  });
+
+  it('after the response ended: a rejection other than TSGI_ERR_RESPONSE_ENDED breaks §4.8; the abandonment reason is allowed', async () => {
+    const run = async (built: BuiltRequest) => {
+      let input: InputStream | undefined;
+      const app: App = (environ, startResponse) => {
+        input = environ['tsgi.input'];
+        startResponse('200 OK', []);
+        return [];
+      };
+      await serve(validate(app), built.environ);
+      return input!;
+    };
+    const lax = request(post);
+    lax.environ['tsgi.input'] = rejecting(() => Promise.reject(new Error('no')));
+    await expectBreach(async () => (await run(lax)).read(), 'server', '§4.8');
+
+    const gone = new TsgiError('TSGI_ERR_CLIENT_GONE', 'gone');
+    const abandoned = request(post);
+    abandoned.environ['tsgi.input'] = rejecting(() => Promise.reject(gone));
+    const input = await run(abandoned);
+    abandoned.controller.abort(gone);
+    await expect(input.read()).rejects.toBe(gone);
+  });
+
+  it('after abandoning the request, a read rejected with another reason than the signal one breaks §3.9', async () => {
+    const built = request(post);
+    built.environ['tsgi.input'] = rejecting(() => Promise.reject(new TsgiError('TSGI_ERR_RESPONSE_ENDED', 'ended')));
+    const input = inputOfApp(built);
+    built.abandon('TSGI_ERR_BODY_TIMEOUT');
+    await expectBreach(() => input.read(), 'server', '§3.9');
+  });
+
+  it('tsgi.errors.flush() reaches the server', () => {
+    let flushed = 0;
+    const built = request({}, { 'tsgi.errors': { write: () => {}, flush: () => void flushed++ } });
+    const app: App = (environ, startResponse) => {
+      environ['tsgi.errors'].flush();
+      startResponse('200 OK', []);
+      return [];
+    };
+    validate(app)(built.environ, recordingStartResponse(newRecording()));
+    expect(flushed).toBe(1);
+  });
+});
+
+describe('response body rules for iterated (not Array) bodies', () => {
+  const run = (app: App, options: RequestOptions = {}) => () => serve(validate(app), request(options).environ);
+  const generator = (...chunks: Chunk[]) => () => (function* () { yield* chunks; })();
+
+  it('content from a generator in a 204 or a 304 breaks §6.3', async () => {
+    await expectBreach(run(appWith('204 No Content', [], generator('x'))), 'app', '§6.3');
+    await expectBreach(run(appWith('304 Not Modified', [], generator('x'))), 'app', '§6.3');
+  });
+
+  it('an empty chunk is no content, even in a 204', async () => {
+    await expect(run(appWith('204 No Content', [], generator('', new Uint8Array(0))))()).resolves.toBeDefined();
+  });
+
+  it('a 304 may carry the Content-Length of the representation it stands for (RFC 9110 §8.6)', async () => {
+    await expect(run(appWith('304 Not Modified', [['Content-Length', '10']], generator()))()).resolves.toBeDefined();
+  });
+
+  it('a generator body longer or shorter than its Content-Length breaks §6.3', async () => {
+    await expectBreach(run(appWith('200 OK', [['Content-Length', '3']], generator('abc', 'd'))), 'app', '§6.3');
+    await expectBreach(run(appWith('200 OK', [['Content-Length', '4']], generator('ab'))), 'app', '§6.3');
+    const sent = await run(appWith('200 OK', [['Content-Length', '4']], generator('ab', 'cd')))();
+    expect(sent.sent.join('')).toBe('abcd');
+  });
+
+  it('a generator that yields before startResponse breaks §5.1, at that chunk, even if it calls startResponse next', async () => {
+    const app: App = (_environ, startResponse) =>
+      (function* () {
+        yield 'early';
+        startResponse('200 OK', []);
+      })();
+    await expectBreach(run(app), 'app', '§5.1');
+  });
+
+  it('a TSGI 1.0 server that asks a generator body for a chunk after close() breaks §6.4', async () => {
+    const app = appWith('200 OK', [], generator('a', 'b'));
+    const body = validate(app)(request({ minor: 0 }).environ, recordingStartResponse(newRecording())) as Iterable<Chunk> & Body;
+    const iterator = body[Symbol.iterator]();
+    iterator.next();
+    body.close?.();
+    await expectBreach(() => iterator.next(), 'server', '§6.4');
+  });
+});
+
+describe('abandonment reasons and odd rejections', () => {
+  const reportsOf = () => {
+    const reports: ValidationError[] = [];
+    return { reports, options: { closeDeadlineMs: 30, report: (error: ValidationError) => void reports.push(error) } };
+  };
+
+  it("a signal aborted with a parse error's own code (a malformed request body) is a valid abandonment (§3.9)", async () => {
+    const { reports, options } = reportsOf();
+    const built = request({ method: 'POST', body: ['hello'] });
+    let input: InputStream | undefined;
+    const app: App = (environ, startResponse) => {
+      input = environ['tsgi.input'];
+      startResponse('200 OK', []);
+      return [];
+    };
+    validate(app, options)(built.environ, recordingStartResponse(newRecording()));
+    const malformed = new TsgiError('TSGI_ERR_HTTP_INCOMPLETE', 'the client closed the connection mid-body');
+    built.controller.abort(malformed);
+    await expect(input!.read()).rejects.toBe(malformed);
+    expect(reports).toEqual([]);
+  });
+
+  it.each([[undefined], [null], ['a string']])('a read rejected with %s passes it through unchanged', async (reason) => {
+    const built = request({ method: 'POST', body: ['hello'] });
+    built.environ['tsgi.input'] = { read: () => Promise.reject(reason), [Symbol.asyncIterator]: built.environ['tsgi.input'][Symbol.asyncIterator] } as unknown as InputStream;
+    let input: InputStream | undefined;
+    const app: App = (environ, startResponse) => {
+      input = environ['tsgi.input'];
+      startResponse('200 OK', []);
+      return [];
+    };
+    validate(app)(built.environ, recordingStartResponse(newRecording()));
+    await expect(input!.read()).rejects.toBe(reason);
+  });
+
+  it('write() returning null is the server breaking §5.5', async () => {
+    const startResponse = (() => () => null) as unknown as StartResponse;
+    const app: App = (_environ, start) => {
+      start('200 OK', [])('x');
+      return [];
+    };
+    await expectBreach(() => validate(app)(request().environ, startResponse), 'server', '§5.5');
+  });
+});
+
+describe("the body's iterators keep the iterator protocol", () => {
+  const start = () => recordingStartResponse(newRecording());
+  /** An iterable whose iterator has next() only, as a hand-written one may. */
+  const nextOnly = (chunks: string[], isAsync: boolean) => {
+    const make = () => {
+      let i = 0;
+      const next = () => (i < chunks.length ? { done: false, value: chunks[i++]! } : { done: true, value: undefined });
+      return isAsync ? { next: async () => next() } : { next };
+    };
+    return isAsync ? { [Symbol.asyncIterator]: make } : { [Symbol.iterator]: make };
+  };
+
+  it('leaving a for...of over a generator body early runs its finally; its iterator is iterable', async () => {
+    let finished = false;
+    const app = appWith('200 OK', [], () =>
+      (function* () {
+        try {
+          yield 'a';
+          yield 'b';
+        } finally {
+          finished = true;
+        }
+      })(),
+    );
+    const body = validate(app)(request().environ, start()) as Iterable<Chunk> & Body;
+    const iterator = body[Symbol.iterator]();
+    expect(iterator[Symbol.iterator]()).toBe(iterator);
+    for (const _chunk of iterator) break;
+    expect(finished).toBe(true);
+    await body.close?.();
+  });
+
+  it('leaving a for await over an async generator body early runs its finally; its iterator is iterable', async () => {
+    let finished = false;
+    const app = appWith('200 OK', [], () =>
+      (async function* () {
+        try {
+          yield 'a';
+          yield 'b';
+        } finally {
+          finished = true;
+        }
+      })(),
+    );
+    const body = validate(app)(request().environ, start()) as AsyncIterable<Chunk> & Body;
+    const iterator = body[Symbol.asyncIterator]();
+    expect(iterator[Symbol.asyncIterator]()).toBe(iterator);
+    for await (const _chunk of iterator) break;
+    expect(finished).toBe(true);
+    await body.close?.();
+  });
+
+  it.each([[false], [true]])('a body whose iterator has no return() can be left early (async: %s)', async (isAsync) => {
+    const app = appWith('200 OK', [], () => nextOnly(['a', 'b'], isAsync) as unknown as Body);
+    const body = validate(app)(request().environ, start()) as Body;
+    const leave = async (): Promise<string[]> => {
+      const seen: string[] = [];
+      if (isAsync) {
+        for await (const chunk of body as AsyncIterable<Chunk>) {
+          seen.push(text(chunk));
+          break;
+        }
+      } else {
+        for (const chunk of body as Iterable<Chunk>) {
+          seen.push(text(chunk));
+          break;
+        }
+      }
+      await body.close?.();
+      return seen;
+    };
+    await expect(leave()).resolves.toEqual(['a']);
+    // The iterator protocol's answer for an iterator without return(): done.
+    const again = validate(app)(request().environ, start()) as Body;
+    const iterator = isAsync ? (again as AsyncIterable<Chunk>)[Symbol.asyncIterator]() : (again as Iterable<Chunk>)[Symbol.iterator]();
+    await expect(Promise.resolve(iterator.return!())).resolves.toEqual({ done: true, value: undefined });
+  });
+});
+
+describe('Content-Length 0 and Array elements read by index', () => {
+  it('Content-Length: 0 with an empty body is a valid response', async () => {
+    const recording = await serve(validate(appWith('200 OK', [['Content-Length', '0']], [])), request().environ);
+    expect(recording.sent.join('')).toBe('');
+  });
+
+  it('an Array holding a number is the app breaking §6.2 when it is returned, before any server reads it', () => {
+    const app = appWith('200 OK', [], [5] as unknown as Body);
+    let caught: unknown;
+    try {
+      validate(app)(request().environ, recordingStartResponse(newRecording()));
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toMatchObject({ culprit: 'app', rule: '§6.2' });
+  });
+});
+
+describe('write() after the response ended, and the close() deadline', () => {
+  const reportsOf = (closeDeadlineMs = 30) => {
+    const reports: ValidationError[] = [];
+    return { reports, options: { closeDeadlineMs, report: (error: ValidationError) => void reports.push(error) } };
+  };
+  /** Runs an app that writes once after its Array body was closed, against `serverWrite`. */
+  const lateWrite = async (serverWrite: Write, built = request()) => {
+    const { reports, options } = reportsOf();
+    let write: ((chunk: Chunk) => Promise<void>) | undefined;
+    const app: App = (_environ, startResponse) => {
+      write = startResponse('200 OK', []);
+      return [];
+    };
+    const body = validate(app, options)(built.environ, () => serverWrite) as Body;
+    for (const _chunk of body as Iterable<Chunk>);
+    await body.close?.();
+    return { reports, write: () => write!('late'), built };
+  };
+
+  it('a server that rejects it with another error than TSGI_ERR_RESPONSE_ENDED is reported (§5.5)', async () => {
+    const { reports, write } = await lateWrite(() => Promise.reject(new Error('socket closed')));
+    await expectBreach(write, 'app', '§5.5');
+    await waitFor(() => reports.length > 0);
+    expect(reports.map((r) => [r.culprit, r.rule])).toEqual([['server', '§5.5']]);
+  });
+
+  it("a server that rejects it with the abandoned request's reason is right too", async () => {
+    const gone = new TsgiError('TSGI_ERR_CLIENT_GONE', 'gone');
+    const { reports, write, built } = await lateWrite(() => Promise.reject(gone));
+    built.controller.abort(gone);
+    await expectBreach(write, 'app', '§5.5');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(reports.filter((r) => r.rule === '§5.5')).toEqual([]);
+  });
+
+  it('closeDeadlineMs sets how long the server has to call close()', async () => {
+    const { reports, options } = reportsOf(10);
+    const body = validate(hello, options)(request().environ, recordingStartResponse(newRecording())) as Iterable<Chunk>;
+    for (const _chunk of body);
+    // The default is 1000 ms; 10 ms is over well within half a second.
+    await waitFor(() => reports.length > 0, 500);
+    expect(reports[0]).toMatchObject({ culprit: 'server', rule: '§6.4' });
+  });
+});
+
+describe('more parts on their own: environ, framing, input iteration, write() after the client left', () => {
+  const callWith = (overrides: Record<string, unknown>) => () =>
+    validate(hello)(request({}, overrides).environ, recordingStartResponse(newRecording()));
+
+  it.each([
+    ['a raw header value holding CR LF', { 'tsgi.raw_headers': [['X-Id', 'a\r\nb']] }, '§3.6'],
+    ['a CONTENT_TYPE holding CR LF', { CONTENT_TYPE: 'text/plain\r\nX: 1' }, '§3.4'],
+    ['a tsgi.version that is an array-like object', { 'tsgi.version': { 0: 1, 1: 1, length: 2 } }, '§3.6'],
+    ['a tsgi.version of three numbers', { 'tsgi.version': [1, 1, 0] }, '§3.6'],
+    ['tsgi.upgrade on a request whose only 7-letter field is Referer', { 'tsgi.upgrade': () => {}, 'tsgi.raw_headers': [['Referer', 'http://a.example/']] }, '§3.10'],
+  ])('environ with %s', async (_name, overrides, rule) => {
+    await expectBreach(callWith(overrides), 'server', rule);
+  });
+
+  it.each([[null], [[]], ['REQUEST_METHOD=GET']])('an environ that is %j is the server breaking §3.1', async (environ) => {
+    await expectBreach(() => (validate(hello) as unknown as (...args: unknown[]) => unknown)(environ, recordingStartResponse(newRecording())), 'server', '§3.1');
+  });
+
+  it('a chunked body known only by its raw Transfer-Encoding (any case) ends with its trailers, at any length', async () => {
+    for (const name of ['Transfer-Encoding', 'TRANSFER-ENCODING']) {
+      const built = request({ method: 'POST', body: ['hello'], chunked: true }, { HTTP_TRANSFER_ENCODING: undefined, 'tsgi.raw_headers': [['Host', 'localhost:8000'], [name, 'chunked']] });
+      expect(await readAll(inputOfApp(built)), name).toBe('hello');
+    }
+  });
+
+  it('other fields of the same lengths as Transfer-Encoding and Content-Length frame nothing', async () => {
+    const sized = request({ method: 'POST', body: ['hello'] }, { 'tsgi.raw_headers': [['Host', 'localhost:8000'], ['If-Modified-Since', 'x'], ['Content-Length', '5']] });
+    expect(await readAll(inputOfApp(sized))).toBe('hello');
+    const none = request({}, { 'tsgi.raw_headers': [['Host', 'localhost:8000'], ['Accept-Charset', 'utf-8']] });
+    none.environ['tsgi.input'] = inputOf([encoder.encode('x')], () => {}, undefined, none.controller.signal);
+    await expectBreach(() => readAll(inputOfApp(none)), 'server', '§4.4');
+  });
+
+  it('errors thrown or rejected by the server input pass through, and the next read is no overlap', async () => {
+    const failure = new Error('disk');
+    let mode: 'throw' | 'reject' | 'ok' = 'throw';
+    const built = request({ method: 'POST', body: ['hello'] });
+    built.environ['tsgi.input'] = {
+      read: () => {
+        if (mode === 'throw') throw failure;
+        return Promise.resolve(encoder.encode('hello'));
+      },
+      [Symbol.asyncIterator]: () => ({
+        next: () => {
+          if (mode === 'throw') throw failure;
+          if (mode === 'reject') return Promise.reject(failure);
+          return Promise.resolve({ done: false, value: encoder.encode('hello') });
+        },
+      }),
+    } as unknown as InputStream;
+    const input = inputOfApp(built);
+    expect(() => input.read()).toThrow(failure);
+    expect(() => input[Symbol.asyncIterator]().next()).toThrow(failure);
+    mode = 'reject';
+    await expect(input[Symbol.asyncIterator]().next()).rejects.toBe(failure);
+    mode = 'ok';
+    expect(decoder.decode(await input.read())).toBe('hello');
+  });
+
+  it('a read(0) the server refuses by throwing a RangeError at once is the app breaking §4.1', async () => {
+    const built = request({ method: 'POST', body: ['hello'] });
+    built.environ['tsgi.input'] = {
+      read: (size?: number) => {
+        if (size === 0) throw new RangeError('read(0)');
+        return Promise.resolve(new Uint8Array(0));
+      },
+      [Symbol.asyncIterator]: built.environ['tsgi.input'][Symbol.asyncIterator],
+    } as unknown as InputStream;
+    await expectBreach(() => inputOfApp(built).read(0), 'app', '§4.1');
+  });
+
+  it('a server read() that returns no Promise, twice: each is the server breaking §4.1, neither an overlap', async () => {
+    const built = request({ method: 'POST', body: ['hello'] });
+    built.environ['tsgi.input'] = { read: () => encoder.encode('hello'), [Symbol.asyncIterator]: built.environ['tsgi.input'][Symbol.asyncIterator] } as unknown as InputStream;
+    const input = inputOfApp(built);
+    await expectBreach(() => input.read(), 'server', '§4.1');
+    await expectBreach(() => input.read(), 'server', '§4.1');
+  });
+
+  it("tsgi.input's iterator is itself async-iterable, and its return() settles as done", async () => {
+    const built = request({ method: 'POST', body: ['hello'] });
+    built.environ['tsgi.input'] = { read: async () => new Uint8Array(0), [Symbol.asyncIterator]: () => ({ next: async () => ({ done: true, value: undefined }) }) } as unknown as InputStream;
+    const iterator = inputOfApp(built)[Symbol.asyncIterator]();
+    expect(iterator[Symbol.asyncIterator]()).toBe(iterator);
+    await expect(iterator.return!()).resolves.toEqual({ done: true, value: undefined });
+  });
+
+  it('after the response ended and the signal was aborted, a read rejected with neither code breaks §4.8', async () => {
+    const built = request({ method: 'POST', body: ['hello'] });
+    built.environ['tsgi.input'] = { read: () => Promise.reject(new Error('no')), [Symbol.asyncIterator]: built.environ['tsgi.input'][Symbol.asyncIterator] } as unknown as InputStream;
+    let input: InputStream | undefined;
+    const app: App = (environ, startResponse) => {
+      input = environ['tsgi.input'];
+      startResponse('200 OK', []);
+      return [];
+    };
+    await serve(validate(app, { report: () => {} }), built.environ);
+    built.abandon('TSGI_ERR_CLIENT_GONE');
+    await expectBreach(() => input!.read(), 'server', '§4.8');
+  });
+
+  it('write() while the client is still there is not watched; after it left, only TSGI_ERR_CLIENT_GONE is right', async () => {
+    const run = async (leave: boolean, serverWrite: Write) => {
+      const reports: ValidationError[] = [];
+      const built = request();
+      let write: ((chunk: Chunk) => Promise<void>) | undefined;
+      const app: App = (_environ, startResponse) => {
+        write = startResponse('200 OK', []);
+        return (function* () {})();
+      };
+      validate(app, { report: (error) => void reports.push(error) })(built.environ, () => serverWrite);
+      if (leave) built.abandon('TSGI_ERR_CLIENT_GONE');
+      await write!('x').catch(() => {});
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      return reports.map((r) => r.rule);
+    };
+    expect(await run(false, async () => {})).toEqual([]);
+    expect(await run(true, () => Promise.reject(new TsgiError('TSGI_ERR_CLIENT_GONE', 'gone')))).toEqual([]);
+    expect(await run(true, () => Promise.reject(new Error('EPIPE')))).toEqual(['§5.5']);
+  });
+
+  it('an app may return a thenable that is a function (Promises/A+ §1.2)', async () => {
+    const app = ((_environ: Environ, startResponse: StartResponse) => {
+      startResponse('200 OK', []);
+      return Object.assign(() => {}, { then: (resolve: (body: Body) => void) => resolve(['hi']) });
+    }) as unknown as App;
+    expect((await serve(validate(app), request().environ)).sent.join('')).toBe('hi');
+  });
+
+  it('write() after close() where the server write() returns no Promise: the app breach is still thrown', async () => {
+    let write: ((chunk: Chunk) => Promise<void>) | undefined;
+    const app: App = (_environ, startResponse) => {
+      write = startResponse('200 OK', []);
+      return [];
+    };
+    const body = validate(app, { report: () => {} })(request().environ, () => (() => undefined) as unknown as Write) as Body;
+    for (const _chunk of body as Iterable<Chunk>);
+    await body.close?.();
+    await expectBreach(() => write!('late'), 'app', '§5.5');
+  });
+});
+
+describe('more body rules, each part on its own', () => {
+  const reportsOf = (closeDeadlineMs = 10) => {
+    const reports: ValidationError[] = [];
+    return { reports, options: { closeDeadlineMs, report: (error: ValidationError) => void reports.push(error) } };
+  };
+
+  it('content in an Array body of a 204 breaks §6.3', async () => {
+    await expectBreach(() => serve(validate(appWith('204 No Content', [], ['x'])), request().environ), 'app', '§6.3');
+  });
+
+  it('iterating a body after close() breaks §6.4, for an Array and for a generator', async () => {
+    const array = validate(hello)(request().environ, recordingStartResponse(newRecording())) as Iterable<Chunk> & Body;
+    await array.close?.();
+    await expectBreach(() => array[Symbol.iterator](), 'server', '§6.4');
+    const generator = validate(appWith('200 OK', [], () => (function* () { yield 'a'; })()))(request().environ, recordingStartResponse(newRecording())) as Iterable<Chunk> & Body;
+    await generator.close?.();
+    await expectBreach(() => generator[Symbol.iterator](), 'server', '§6.4');
+  });
+
+  it("next() after the iterator's return() on a sync body breaks §6.4", async () => {
+    const app = appWith('200 OK', [], () => (function* () { yield 'a'; yield 'b'; })());
+    const body = validate(app)(request().environ, recordingStartResponse(newRecording())) as Iterable<Chunk> & Body;
+    const iterator = body[Symbol.iterator]();
+    iterator.next();
+    iterator.return?.();
+    await expectBreach(() => iterator.next(), 'server', '§6.4');
+  });
+
+  it('an async body that throws: the error reaches the server, whose close() then is no breach', async () => {
+    const failure = new Error('upstream failed');
+    const app = appWith('200 OK', [], () =>
+      (async function* () {
+        yield 'a';
+        throw failure;
+      })(),
+    );
+    const body = validate(app)(request().environ, recordingStartResponse(newRecording())) as AsyncIterable<Chunk> & Body;
+    const iterator = body[Symbol.asyncIterator]();
+    await iterator.next();
+    await expect(iterator.next()).rejects.toBe(failure);
+    expect(() => body.close?.()).not.toThrow();
+  });
+
+  it('the Array body a middleware receives lets it wrap close() and the iterator', () => {
+    const body = validate(hello)(request().environ, recordingStartResponse(newRecording())) as Chunk[] & Body;
+    const close = body.close!;
+    const iterate = body[Symbol.iterator];
+    expect(() => {
+      body.close = () => close.call(body);
+      body[Symbol.iterator] = function () {
+        return iterate.call(this);
+      };
+      Object.defineProperty(body, Symbol.iterator, { get: () => iterate, configurable: true });
+      Object.defineProperty(body, 'close', { get: () => close, configurable: true });
+    }).not.toThrow();
+    expect([...body]).toEqual(['Hello, World!']);
+    body.close();
+  });
+
+  it('a TSGI 1.0 server is not held to rejecting a write() after the response ended', async () => {
+    const { reports, options } = reportsOf();
+    let write: ((chunk: Chunk) => Promise<void>) | undefined;
+    const app: App = (_environ, startResponse) => {
+      write = startResponse('200 OK', []);
+      return [];
+    };
+    const body = validate(app, options)(request({ minor: 0 }).environ, () => async () => {}) as Body;
+    for (const _chunk of body as Iterable<Chunk>);
+    await body.close?.();
+    await expectBreach(() => write!('late'), 'app', '§5.5');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(reports.filter((r) => r.rule === '§5.5')).toEqual([]);
+  });
+
+  it('a body returned after the request was abandoned must be closed within the deadline', async () => {
+    const { reports, options } = reportsOf(10);
+    const built = request();
+    let resolve: ((body: Body) => void) | undefined;
+    const app: App = (_environ, startResponse) => {
+      startResponse('200 OK', []);
+      return new Promise<Body>((r) => (resolve = r));
+    };
+    const pending = validate(app, options)(built.environ, recordingStartResponse(newRecording())) as Promise<Body>;
+    built.abandon('TSGI_ERR_CLIENT_GONE');
+    resolve!(['late']);
+    await pending; // the server never iterates nor closes it
+    await waitFor(() => reports.length > 0, 500);
+    expect(reports[0]).toMatchObject({ culprit: 'server', rule: '§6.4' });
+  });
+
+  it('an empty chunk sends no head: startResponse with excInfo may still replace the headers', async () => {
+    const app: App = (_environ, startResponse) => {
+      startResponse('200 OK', []);
+      return (function* () {
+        yield '';
+        startResponse('500 Internal Server Error', [], new Error('failed after an empty chunk'));
+        yield 'failed';
+      })();
+    };
+    const recording = await serve(validate(app), request().environ);
+    expect(recording.starts).toEqual(['200 OK', '500 Internal Server Error']);
+    expect(recording.sent.join('')).toBe('failed');
+  });
+});
+
+describe('the default report', () => {
+  it('when the request tsgi.errors cannot be written, the breach becomes a process warning', async () => {
+    const warnings: unknown[] = [];
+    const listener = (warning: unknown) => void warnings.push(warning);
+    process.on('warning', listener);
+    try {
+      const errors: ErrorStream = {
+        write: () => {
+          throw new Error('log closed');
+        },
+        flush: () => {},
+      };
+      const body = validate(hello, { closeDeadlineMs: 10 })(request({}, { 'tsgi.errors': errors }).environ, recordingStartResponse(newRecording())) as Iterable<Chunk>;
+      for (const _chunk of body);
+      await waitFor(() => warnings.length > 0, 1000);
+      expect(warnings[0]).toMatchObject({ culprit: 'server', rule: '§6.4' });
+    } finally {
+      process.off('warning', listener);
+    }
+  });
+});

@@ -158,3 +158,68 @@ describe('AddressList', () => {
     for (const entry of ['*', '10.0.0.0/8', '::1', '::/0', '0.0.0.0/0', '192.0.2.1/32']) expect(addressEntryProblem(entry), entry).toBeNull();
   });
 });
+
+describe('edges found by mutation testing', () => {
+  test('only ::ffff:0:0/96 is IPv4-mapped; other addresses that end in an IPv4 address are IPv6', () => {
+    // RFC 4291 §2.5.5.2 (mapped) against §2.5.5.1 (the deprecated IPv4-compatible ::a.b.c.d) and others.
+    const cases: [string, number[], string][] = [
+      ['::1.2.3.4', [0, 0, 0, 0x01020304], '::102:304'],
+      ['1::ffff:1.2.3.4', [0x10000, 0, 0xffff, 0x01020304], '1::ffff:102:304'],
+      ['::1:0:ffff:1.2.3.4', [0, 1, 0xffff, 0x01020304], '::1:0:ffff:102:304'],
+    ];
+    for (const [text, words, formatted] of cases) {
+      expect(family(text), text).toBe(IPV6);
+      expect([...out], text).toEqual(words);
+      expect(formatIPv6(Uint32Array.from(words)), text).toBe(formatted);
+      expect(unmapIPv4(text), text).toBe(text);
+    }
+    expect(formatIPv6(Uint32Array.from([0, 0, 0xffff, 0x01020304]))).toBe('1.2.3.4');
+  });
+
+  test('RFC 5952 §4.2.2 and §4.2.3: one zero group is not shortened; of equal runs the first is', () => {
+    expect(formatIPv6(Uint32Array.from([0x00010000, 0x00020003, 0x00040005, 0x00060007]))).toBe('1:0:2:3:4:5:6:7');
+    expect(formatIPv6(Uint32Array.from([0x00010000, 0x00000002, 0x00030000, 0x00000004]))).toBe('1::2:3:0:0:4');
+  });
+
+  test('unmapIPv4 changes only ::ffff: followed by a dotted quad', () => {
+    for (const text of ['::ffff:abcd', '::ffff:', '::1.2.3.4', '::ffff:1:2']) expect(unmapIPv4(text), text).toBe(text);
+  });
+
+  test('"::" stands for one or more zero groups: seven groups and "::" are an address, eight and "::" are not', () => {
+    expect(family('1:2:3::4:5:6:7')).toBe(IPV6);
+    expect([...out]).toEqual([0x10002, 0x30000, 0x40005, 0x60007]);
+    expect(family('1:2:3:4::5:6:7:8')).toBe(NOT_AN_ADDRESS);
+  });
+
+  test('a range ending before a hex digit, a "." or a ":" is parsed as the range alone', () => {
+    expect(parseAddress('::1abc', 0, 3, out)).toBe(IPV6);
+    expect([...out]).toEqual([0, 0, 0, 1]);
+    expect(parseAddress('::1.2', 0, 3, out)).toBe(IPV6);
+    // "1:" then ":" outside the range: a single trailing colon, not "::".
+    expect(parseAddress('1::', 0, 2, out)).toBe(NOT_AN_ADDRESS);
+    // A zone marker after the range is not this address's zone.
+    expect(parseAddress('::1 fe80::1%eth0', 0, 3, out)).toBe(IPV6);
+  });
+
+  test('entries are trimmed, as in "10.0.0.1, ::1"', () => {
+    const list = AddressList.parse([' 10.0.0.1 ', '\t::1']);
+    expect(['10.0.0.1', '::1'].map((a) => list.has(a))).toEqual([true, true]);
+  });
+
+  test('an IPv4 network after an IPv6 one is checked on its own word only', () => {
+    const list = AddressList.parse(['2001:db8:1:2::/64', '10.0.0.0/8']);
+    expect(['2001:db8:1:2::9', '10.1.2.3'].map((a) => list.has(a))).toEqual([true, true]);
+  });
+
+  test('IPv4-mapped networks: /96 is the whole IPv4 space; host bits are those of the IPv4 network', () => {
+    expect(addressEntryProblem('::ffff:0.0.0.0/96')).toBeNull();
+    expect(AddressList.parse(['::ffff:0.0.0.0/96']).has('203.0.113.9')).toBe(true);
+    expect(addressEntryProblem('::ffff:10.0.0.1/104')).toMatch(/host bits set/);
+  });
+
+  test('hasParsed() of what is no address is false, even for * or ::/0', () => {
+    const words = new Uint32Array(4);
+    expect(AddressList.parse(['*']).hasParsed(NOT_AN_ADDRESS, words)).toBe(false);
+    expect(AddressList.parse(['::/0', '0.0.0.0/0']).hasParsed(NOT_AN_ADDRESS, words)).toBe(false);
+  });
+});

@@ -345,3 +345,91 @@ describe('startsWithProxyHeader (for peers not allowed to send one)', () => {
     expect(startsWithProxyHeader(Buffer.from('\r\nGET / HTTP/1.1\r\n'))).toBe(false); // an empty line first
   });
 });
+
+describe('edges found by mutation testing', () => {
+  const unknown = (version: 1 | 2, command: 'PROXY' | 'LOCAL'): ProxyHeader => ({
+    version,
+    command,
+    family: 'UNKNOWN',
+    sourceAddress: '',
+    sourcePort: '',
+    destinationAddress: '',
+    destinationPort: '',
+    tlvs: [],
+  });
+
+  test('UNKNOWN, LOCAL and AF_UNSPEC headers name the command and nothing else', () => {
+    expect(parsesAllWays('v1', v1('PROXY UNKNOWN\r\n'))).toEqual(unknown(1, 'PROXY'));
+    expect(parsesAllWays('v1', v1('PROXY UNKNOWN 1.2.3.4 5.6.7.8 1 2\r\n'))).toEqual(unknown(1, 'PROXY'));
+    expect(parsesAllWays('v2', v2(0, 0x00, Buffer.alloc(0)))).toEqual(unknown(2, 'LOCAL'));
+    expect(parsesAllWays('v2', v2(1, 0x00, Buffer.alloc(0)))).toEqual(unknown(2, 'PROXY'));
+  });
+
+  test('"PROXY UNKNOWNx" is no UNKNOWN header', () => {
+    expect(refusedAllWays('v1', v1('PROXY UNKNOWNX 1.2.3.4 5.6.7.8 1 2\r\n'))).toMatch(/protocol other than/);
+  });
+
+  test('a v1 destination that is not an address is refused', () => {
+    expect(refusedAllWays('v1', v1('PROXY TCP4 192.0.2.1 nothost 1 2\r\n'))).toMatch(/destination address that is not IPv4/);
+    expect(refusedAllWays('v1', v1('PROXY TCP6 ::1 1.2.3.4 1 2\r\n'))).toMatch(/destination address that is not IPv6/);
+  });
+
+  test('v2 TCP6 and UNIX headers in full', () => {
+    expect(parsesAllWays('v2', v2(1, 0x21, inet6([0x2001, 0xdb8, 0, 0, 0, 0, 0, 1], [0, 0, 0, 0, 0, 0, 0, 1], 40000, 8443)))).toEqual({
+      version: 2,
+      command: 'PROXY',
+      family: 'TCP6',
+      sourceAddress: '2001:db8::1',
+      sourcePort: '40000',
+      destinationAddress: '::1',
+      destinationPort: '8443',
+      tlvs: [],
+    });
+    expect(parsesAllWays('v2', v2(1, 0x31, unix('/run/client.sock', '/run/haproxy.sock')))).toEqual({
+      version: 2,
+      command: 'PROXY',
+      family: 'UNIX',
+      sourceAddress: '/run/client.sock',
+      sourcePort: '',
+      destinationAddress: '/run/haproxy.sock',
+      destinationPort: '',
+      tlvs: [],
+    });
+  });
+
+  test('a unix path that fills its 108 bytes ends there, not at the next NUL', () => {
+    const long = `/run/${'s'.repeat(103)}`;
+    expect(long.length).toBe(108);
+    expect(parsesAllWays('v2', v2(1, 0x31, unix(long, '/b')))).toMatchObject({ sourceAddress: long, destinationAddress: '/b' });
+    // Both paths full: there is no NUL at all.
+    const other = `/var/${'d'.repeat(103)}`;
+    expect(parsesAllWays('v2', v2(1, 0x31, unix(long, other)))).toMatchObject({ sourceAddress: long, destinationAddress: other });
+  });
+
+  test('LOCAL is accepted whatever its family and transport byte', () => {
+    expect(parsesAllWays('v2', v2(0, 0xff, Buffer.alloc(0)))).toEqual(unknown(2, 'LOCAL'));
+  });
+
+  test('an empty TLV at the very end of the header is a TLV', () => {
+    const header = parsesAllWays('v2', v2(1, 0x11, inet('192.0.2.1', '192.0.2.2', 1, 2), [[PP2_TYPE_NOOP, Buffer.alloc(0)]]));
+    expect(header.tlvs.map((t) => [t.type, t.value.length])).toEqual([[PP2_TYPE_NOOP, 0]]);
+  });
+
+  test('a TLV one byte longer than what is left of the header is refused', () => {
+    const header = v2(1, 0x11, inet('192.0.2.1', '192.0.2.2', 1, 2), [[PP2_TYPE_NOOP, Buffer.alloc(2)]]);
+    header.writeUInt16BE(3, 16 + 12 + 1);
+    expect(refusedAllWays('v2', header)).toMatch(/longer than the header/);
+  });
+
+  test('two CRC32C TLVs are refused', () => {
+    const header = v2(1, 0x11, inet('192.0.2.1', '192.0.2.2', 1, 2), [[PP2_TYPE_CRC32C, Buffer.alloc(4)]], { crc: true });
+    expect(refusedAllWays('v2', header)).toMatch(/two CRC32C/);
+  });
+
+  test('an empty buffer is nothing: no byte to tell a header by, and the parser waits', () => {
+    expect(startsWithProxyHeader(Buffer.alloc(0))).toBeNull();
+    const parser = new ProxyHeaderParser('v1');
+    expect(parser.feed(Buffer.alloc(0))).toBe(PROXY_NEED_DATA);
+    expect(parser.feed(v1('PROXY UNKNOWN\r\n'))).toBe(PROXY_DONE);
+  });
+});
