@@ -1,5 +1,5 @@
 // What the WHATWG Request given to a fetch app costs per request: `new Request()` against the lazy
-// Request (src/interfaces/fetch-request.ts) that creates the genuine one only when more than
+// Request (src/gateway/interfaces/fetch-request.ts) that creates the genuine one only when more than
 // method, URL, headers or signal is asked of it. In process, no sockets: the environ comes from the
 // server's buildEnviron(), the app is called through fromFetch() as the worker calls it.
 // Interleaved rounds; the figure is CPU microseconds per request (process.cpuUsage).
@@ -8,9 +8,9 @@
 import { Hono } from 'hono';
 import { buildEnviron } from '../dist/gateway/environ.js';
 import { EMPTY_INPUT } from '../dist/gateway/input.js';
-import { callApp } from '../dist/interfaces/app-call.js';
-import { fromFetch } from '../dist/interfaces/fetch.js';
-import { genuineRequest, lazyRequest } from '../dist/interfaces/fetch-request.js';
+import { callApp } from '../dist/gateway/interfaces/app-call.js';
+import { fromFetch } from '../dist/gateway/interfaces/fetch.js';
+import { genuineRequest, lazyRequest } from '../dist/gateway/interfaces/fetch-request.js';
 import { median } from './lib/stats.js';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 5);

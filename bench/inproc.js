@@ -58,7 +58,7 @@ const loaded = await loadApp(spec, process.cwd());
 // A build from before the runners existed serves every app as TSGI.
 const runners = await import('../dist/engines/runners.js').catch(() => null);
 const runner = runners === null || process.env.ADAPTER === '1' ? null : runners.createRunner(loaded, log);
-if (process.env.GENUINE_RESPONSE === '1') globalThis.Response = (await import('../dist/interfaces/light-response.js')).GenuineResponse;
+if (process.env.GENUINE_RESPONSE === '1') globalThis.Response = (await import('../dist/gateway/interfaces/light-response.js')).GenuineResponse;
 const core = new EngineCore({
   app: loaded.app,
   log,

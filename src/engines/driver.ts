@@ -17,8 +17,8 @@ import { APP, CLOSE, CLOSING, CLOSED, DONE_CLOSE, DONE_KEEP, GONE, HEAD_SENT, ID
 import { Exchange, type RequestStart, type Upgraded } from './exchange.js';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { server as sharedServer } from '../interfaces/upgrade-server.js';
-import { closeServer } from '../interfaces/detect.js';
+import { server as sharedServer } from '../gateway/interfaces/upgrade-server.js';
+import { closeServer } from '../gateway/interfaces/detect.js';
 import { TIME_ORIGIN } from './clock.js';
 import type { EngineOptions, InFlightRequest, RequestRecord } from './engine.js';
 import { TrustedPeer } from './trust.js';

@@ -19,7 +19,7 @@ import type { Connection } from './driver.js';
 import type { RequestCycle } from './runner.js';
 import type { Duplex } from 'node:stream';
 import type { EventEmitter } from 'node:events';
-import { server as sharedServer } from '../interfaces/upgrade-server.js';
+import { server as sharedServer } from '../gateway/interfaces/upgrade-server.js';
 import { TIME_ORIGIN } from './clock.js';
 import type { RequestOutcome, RequestRecord } from './engine.js';
 import { PEER_CERTIFICATE } from './trust.js';

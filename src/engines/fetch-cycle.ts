@@ -16,10 +16,10 @@ import { AppHeaderError, checkResponse, emptyCheckedResponse, type CheckedRespon
 import type { Transport } from '../gateway/cycle.js';
 import type { App, Environ, Header } from '../gateway/types.js';
 import type { Logger } from '../log.js';
-import type { FetchApp, FetchHandler } from '../interfaces/fetch.js';
-import { isForbiddenMethod, lazyRequest } from '../interfaces/fetch-request.js';
-import { lightParts, type LightParts } from '../interfaces/light-response.js';
-import { RequestContext, type BackgroundTasks } from '../interfaces/wait-until.js';
+import type { FetchApp, FetchHandler } from '../gateway/interfaces/fetch.js';
+import { isForbiddenMethod, lazyRequest } from '../gateway/interfaces/fetch-request.js';
+import { lightParts, type LightParts } from '../gateway/interfaces/light-response.js';
+import { RequestContext, type BackgroundTasks } from '../gateway/interfaces/wait-until.js';
 import type { Exchange } from './exchange.js';
 import type { RequestCycle, Runner } from './runner.js';
 

@@ -12,13 +12,13 @@
  */
 import http from 'node:http';
 import type { EventEmitter } from 'node:events';
-import { closeServer, type NodeEntry } from '../interfaces/detect.js';
+import { closeServer, type NodeEntry } from '../gateway/interfaces/detect.js';
 import { Readable } from 'node:stream';
 import type { CheckedResponse } from '../gateway/app-headers.js';
 import type { App, Environ } from '../gateway/types.js';
 import type { Logger } from '../log.js';
-import { nodeUrl } from '../interfaces/node-url.js';
-import { responseFields } from '../interfaces/node-fields.js';
+import { nodeUrl } from '../gateway/interfaces/node-url.js';
+import { responseFields } from '../gateway/interfaces/node-fields.js';
 import type { Exchange } from './exchange.js';
 import type { RequestCycle, Runner } from './runner.js';
 import { showForwarded } from './trust.js';

@@ -4,9 +4,9 @@
  */
 import type { LoadedApp } from '../loader/load-app.js';
 import type { Logger } from '../log.js';
-import type { FetchApp, FetchHandler } from '../interfaces/fetch.js';
-import { installLightResponse } from '../interfaces/light-response.js';
-import { backgroundTasks } from '../interfaces/wait-until.js';
+import type { FetchApp, FetchHandler } from '../gateway/interfaces/fetch.js';
+import { installLightResponse } from '../gateway/interfaces/light-response.js';
+import { backgroundTasks } from '../gateway/interfaces/wait-until.js';
 import { FetchRunner } from './fetch-cycle.js';
 import { NodeRunner } from './node-cycle.js';
 import type { Runner } from './runner.js';

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { isFile } from './resolve.js';
 
 /** The same one-line descriptions the interface detection uses. */
-export { describeValue as describeType, isClass } from '../interfaces/detect.js';
+export { describeValue as describeType, isClass } from '../gateway/interfaces/detect.js';
 
 /**
  * One line: the error's own message, and where it happened when that can be found. A missing

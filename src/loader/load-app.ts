@@ -12,7 +12,7 @@
 import { relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { App } from '../gateway/types.js';
-import { adaptApp, InterfaceError, type InterfaceChoice, type InterfaceName, type NodeEntry } from '../interfaces/detect.js';
+import { adaptApp, InterfaceError, type InterfaceChoice, type InterfaceName, type NodeEntry } from '../gateway/interfaces/detect.js';
 import { AppAttributeError, AppFactoryError, AppImportError, AppLoadError, AppNotCallableError } from './errors.js';
 import { describeError, describeImportError, describeType, isClass } from './describe.js';
 import { resolveModulePath } from './resolve.js';

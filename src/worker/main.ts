@@ -8,7 +8,7 @@ import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/settings.js';
 import { createLogger, reopen, type Logger } from '../log.js';
 import type { App, Environ } from '../gateway/types.js';
-import { backgroundTasks } from '../interfaces/wait-until.js';
+import { backgroundTasks } from '../gateway/interfaces/wait-until.js';
 import { loadApp } from '../loader/load-app.js';
 import { errorPageApp } from './error-page.js';
 import { AccessLog } from './access-log.js';

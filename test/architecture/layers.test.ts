@@ -20,7 +20,6 @@ const LAYERS: [prefix: string, layer: number][] = [
   ['config/', 3],
   ['loader/', 3],
   ['ipc/', 3],
-  ['interfaces/', 3],
   ['engines/', 4],
   ['worker/', 5],
   ['master/', 6],

@@ -10,8 +10,8 @@ import Fastify from 'fastify';
 import { Hono } from 'hono';
 import { AutoRouter } from 'itty-router';
 import { H3 } from 'h3';
-import { adaptApp, type InterfaceChoice } from '../../src/interfaces/detect.js';
-import { testClient } from '../../src/interfaces/testing.js';
+import { adaptApp, type InterfaceChoice } from '../../src/gateway/interfaces/detect.js';
+import { testClient } from '../../src/gateway/interfaces/testing.js';
 
 async function failure(value: unknown, choice: InterfaceChoice = 'auto'): Promise<{ code: string; message: string }> {
   try {

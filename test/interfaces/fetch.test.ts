@@ -6,9 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import { Hono } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
-import { fromFetch, toFetch, BackgroundTasks } from '../../src/interfaces/fetch.js';
-import { toGenuineRequest } from '../../src/interfaces/fetch-request.js';
-import { testClient } from '../../src/interfaces/testing.js';
+import { fromFetch, toFetch, BackgroundTasks } from '../../src/gateway/interfaces/fetch.js';
+import { toGenuineRequest } from '../../src/gateway/interfaces/fetch-request.js';
+import { testClient } from '../../src/gateway/interfaces/testing.js';
 import type { App, Environ } from '../../src/gateway/types.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -4,7 +4,7 @@
  * without a stream, until something asks for one (what the fetch runner reads).
  */
 import { describe, expect, it } from 'vitest';
-import { GenuineResponse, LightResponse, lightParts, type LightParts } from '../../src/interfaces/light-response.js';
+import { GenuineResponse, LightResponse, lightParts, type LightParts } from '../../src/gateway/interfaces/light-response.js';
 
 const Light = LightResponse as unknown as typeof Response;
 const parts = (): LightParts => ({ status: 0, statusText: '', headers: undefined, defaultType: null, body: null });

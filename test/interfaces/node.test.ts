@@ -9,8 +9,8 @@ import { Writable } from 'node:stream';
 import express from 'express';
 import Koa from 'koa';
 import Fastify from 'fastify';
-import { fromNode, nodeRequest, toNode } from '../../src/interfaces/node.js';
-import { testClient } from '../../src/interfaces/testing.js';
+import { fromNode, nodeRequest, toNode } from '../../src/gateway/interfaces/node.js';
+import { testClient } from '../../src/gateway/interfaces/testing.js';
 import type { App } from '../../src/gateway/types.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

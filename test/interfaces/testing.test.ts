@@ -3,7 +3,7 @@
  * raise (or answer 500), bodies of every kind arrive through tsgi.input, cookies persist.
  */
 import { describe, expect, it } from 'vitest';
-import { testClient } from '../../src/interfaces/testing.js';
+import { testClient } from '../../src/gateway/interfaces/testing.js';
 import type { App } from '../../src/gateway/types.js';
 
 const echo: App = async (environ, startResponse) => {

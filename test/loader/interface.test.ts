@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { loadApp } from '../../src/loader/load-app.js';
 import { AppLoadError } from '../../src/loader/errors.js';
-import { testClient } from '../../src/interfaces/testing.js';
+import { testClient } from '../../src/gateway/interfaces/testing.js';
 
 const dir = fileURLToPath(new URL('../fixtures/loader/interfaces/', import.meta.url));
 

@@ -2,7 +2,7 @@
  * The request's full URL, built from the environ as spec §3.8 builds it, in the form a WHATWG URL
  * serialises it (so `request.url` reads the same whether a genuine Request or a lazy one holds it).
  */
-import type { Environ } from '../gateway/types.js';
+import type { Environ } from '../types.js';
 
 /**
  * Characters a path segment keeps as they are under §3.8's `encodeURIComponent`, plus `/`. A path

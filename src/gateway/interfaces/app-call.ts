@@ -12,9 +12,9 @@
  * (§6.4).
  */
 import { Buffer } from 'node:buffer';
-import { TsgiError } from '../errors.js';
-import { checkResponse, emptyCheckedResponse, type CheckedResponse } from '../gateway/app-headers.js';
-import type { App, Body, Chunk, Environ, Header, Write } from '../gateway/types.js';
+import { TsgiError } from '../../errors.js';
+import { checkResponse, emptyCheckedResponse, type CheckedResponse } from '../app-headers.js';
+import type { App, Body, Chunk, Environ, Header, Write } from '../types.js';
 
 /** The app broke the TSGI contract in a way the adapter cannot carry on from (spec §5, §6). */
 export class AppContractError extends TsgiError {

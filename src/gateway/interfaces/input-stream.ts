@@ -5,8 +5,8 @@
  * - any source of bytes (a ReadableStream, a Node Readable, an async iterable) as `tsgi.input`.
  */
 import type { Readable } from 'node:stream';
-import { RequestInput } from '../gateway/input.js';
-import type { InputStream } from '../gateway/types.js';
+import { RequestInput } from '../input.js';
+import type { InputStream } from '../types.js';
 
 /** `tsgi.input` as a byte stream that reads from the input only when its reader asks. */
 export function inputToReadableStream(input: InputStream): ReadableStream<Uint8Array> {

@@ -10,7 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import LightRequest from 'light-my-request/lib/request.js';
 import LightResponse from 'light-my-request/lib/response.js';
-import type { App, Body, Environ, Header, StartResponse } from '../gateway/types.js';
+import type { App, Body, Environ, Header, StartResponse } from '../types.js';
 import { readFromInput } from './input-stream.js';
 import { nodeUrl } from './node-url.js';
 import { responseFields } from './node-fields.js';

@@ -6,9 +6,9 @@
  * after it, the connection is dropped (spec §8).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { buildEnviron, type ConnectionInfo } from '../gateway/environ.js';
-import { EMPTY_INPUT, RequestInput } from '../gateway/input.js';
-import type { App, Environ, ErrorStream, Header, InputStream } from '../gateway/types.js';
+import { buildEnviron, type ConnectionInfo } from '../environ.js';
+import { EMPTY_INPUT, RequestInput } from '../input.js';
+import type { App, Environ, ErrorStream, Header, InputStream } from '../types.js';
 import { callApp, type AppResponse } from './app-call.js';
 import { stderrErrors } from './environ-from-request.js';
 import { AdapterHandle } from './request-handle.js';

@@ -8,7 +8,7 @@
  *   import { toFetch } from 'tsgi/fetch';
  *   Deno.serve(toFetch(tsgiApp));                    // a TSGI app wherever a fetch handler runs
  */
-import type { App, Environ, StartResponse } from '../gateway/types.js';
+import type { App, Environ, StartResponse } from '../types.js';
 import { genuineRequest, isForbiddenMethod, lazyRequest, toGenuineRequest } from './fetch-request.js';
 import { reasonPhrase, respondWith } from './fetch-response.js';
 import { backgroundTasks, BackgroundTasks, RequestContext, type ExecutionContext } from './wait-until.js';

@@ -3,10 +3,10 @@
  * builds (toFetch, toNode, the test client): buildEnviron() asks it for the signal the first time
  * the app reads `tsgi.signal`, and passes it the fields of each `tsgi.early_hints()` call.
  */
-import { TsgiError } from '../errors.js';
-import { checkResponse, emptyCheckedResponse } from '../gateway/app-headers.js';
-import type { RequestHandle } from '../gateway/environ.js';
-import type { Header } from '../gateway/types.js';
+import { TsgiError } from '../../errors.js';
+import { checkResponse, emptyCheckedResponse } from '../app-headers.js';
+import type { RequestHandle } from '../environ.js';
+import type { Header } from '../types.js';
 
 export class AdapterHandle implements RequestHandle {
   private controller: AbortController | null = null;

@@ -13,11 +13,11 @@
  * otherwise, so a breach of the spec fails the test. Fetch and node apps go through the same
  * adapters the server uses (tsgi/fetch, tsgi/node). Cookies the app sets are kept and sent back.
  */
-import { buildEnviron } from '../gateway/environ.js';
-import { EMPTY_INPUT } from '../gateway/input.js';
-import type { App, Environ, ErrorStream, Header, InputStream } from '../gateway/types.js';
-import { validate } from '../gateway/validate.js';
-import { SERVER_SOFTWARE } from '../version.js';
+import { buildEnviron } from '../environ.js';
+import { EMPTY_INPUT } from '../input.js';
+import type { App, Environ, ErrorStream, Header, InputStream } from '../types.js';
+import { validate } from '../validate.js';
+import { SERVER_SOFTWARE } from '../../version.js';
 import { callApp, contentStream, type AppResponse } from './app-call.js';
 import { adaptApp, type InterfaceChoice, type InterfaceName } from './detect.js';
 import { AdapterHandle } from './request-handle.js';

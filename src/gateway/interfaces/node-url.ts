@@ -3,8 +3,8 @@
  * (--root-path, or TSGI middleware that changed SCRIPT_NAME/PATH_INFO) says the app lives below a
  * prefix; then the path below it, as Express's own mounting strips the prefix from `req.url`.
  */
-import { decodePath } from '../http/target.js';
-import type { Environ } from '../gateway/types.js';
+import { decodePath } from '../../http/target.js';
+import type { Environ } from '../types.js';
 
 function encodePath(path: string): string {
   return /^[A-Za-z0-9\-_.!~*'()/]*$/.test(path) ? path : path.split('/').map(encodeURIComponent).join('/');

@@ -12,9 +12,9 @@
  * by its shape, so it needs `--interface fetch` or `--interface node`. The fetch check comes first
  * because itty-router's router is a Proxy that answers every other property name with a function.
  */
-import { TsgiError } from '../errors.js';
-import type { ErrorCode } from '../errors-registry.js';
-import type { App } from '../gateway/types.js';
+import { TsgiError } from '../../errors.js';
+import type { ErrorCode } from '../../errors-registry.js';
+import type { App } from '../types.js';
 // The adapters are imported when an app needs one, so a TSGI app's worker never loads them.
 import type { FetchApp, FetchHandler } from './fetch.js';
 import type { NodeHandler } from './from-node.js';

@@ -14,7 +14,7 @@
  * docs/interfaces.md has the figures and the one difference (brand checks: `fetch(request)` and
  * `new Request(request)` need the genuine object, which `toGenuineRequest()` gives).
  */
-import type { Environ } from '../gateway/types.js';
+import type { Environ } from '../types.js';
 import { inputToReadableStream } from './input-stream.js';
 import { requestUrl } from './request-url.js';
 

@@ -4,9 +4,9 @@
  * that reads `request.body` on demand. A body without a Content-Length is presented as chunked,
  * as an HTTP/1.1 client would send it (spec §4.4: an unframed request has no content).
  */
-import { buildEnviron, type ConnectionInfo } from '../gateway/environ.js';
-import { EMPTY_INPUT } from '../gateway/input.js';
-import type { Environ, ErrorStream, InputStream } from '../gateway/types.js';
+import { buildEnviron, type ConnectionInfo } from '../environ.js';
+import { EMPTY_INPUT } from '../input.js';
+import type { Environ, ErrorStream, InputStream } from '../types.js';
 import { inputFromSource } from './input-stream.js';
 import { AdapterHandle } from './request-handle.js';
 

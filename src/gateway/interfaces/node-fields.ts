@@ -3,7 +3,7 @@
  * what the request record of a node app lists.
  */
 import type { ServerResponse } from 'node:http';
-import type { Header } from '../gateway/types.js';
+import type { Header } from '../types.js';
 
 export function responseFields(res: ServerResponse): Header[] {
   const fields: Header[] = [];

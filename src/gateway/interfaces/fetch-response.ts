@@ -5,9 +5,9 @@
  * `response.body` one chunk at a time, whatever it was made from (a ReadableStream, a string,
  * bytes, a Blob, or nothing).
  */
-import { reasonPhrase } from '../http/status.js';
-import type { Body, Header, StartResponse } from '../gateway/types.js';
-import { TsgiError } from '../errors.js';
+import { reasonPhrase } from '../../http/status.js';
+import type { Body, Header, StartResponse } from '../types.js';
+import { TsgiError } from '../../errors.js';
 
 export { reasonPhrase };
 
