@@ -314,8 +314,7 @@ export abstract class Connection {
   protected abstract nextRequest(ex: Exchange): void;
   /**
    * Half-close after the last response, so the peer reads everything before the FIN.
-   * `peerDone`: the client itself asked to close (Connection: close, or HTTP/1.0 without
-   * keep-alive), so it sends nothing more.
+   * `peerDone`: the client itself sent `Connection: close` on HTTP/1.1, so it sends nothing more.
    */
   protected abstract closeGracefully(peerDone: boolean): void;
   /** Ends the socket now. */
@@ -396,7 +395,10 @@ export abstract class Connection {
     } else {
       this.move(DONE_CLOSE);
       this.closingSince = now;
-      this.closeGracefully(!ex.req.keepAlive);
+      // RFC 9112 §9.6: only a client that sent "close" itself MUST NOT send more; an HTTP/1.0
+      // client may still be writing a pipelined request, which a closed socket would answer with a
+      // reset that destroys the response before the client reads it.
+      this.closeGracefully(!ex.req.keepAlive && ex.req.versionMinor === 1);
     }
   }
 
